@@ -86,4 +86,4 @@ class ExportForbidden(BankError):
 
 
 class ImportFormatError(TutelaError):
-    """An import file whose format cannot be recognised at all (individual bad lines are reported, not raised)."""
+    """An import file whose format cannot be recognised at all (bad lines are reported, not raised)."""

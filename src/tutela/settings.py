@@ -1,9 +1,9 @@
 """One settings object for the whole engine.
 
 Every limit is a named setting with a default and help text, read from the environment with the `TUTELA_`
-prefix (for example `TUTELA_MAX_MEDIA_BYTES=10000000`). Errors that hit a limit name the setting, so an operator
-at 3 a.m. knows which knob to turn. `tests/test_docs.py` fails when a setting has no help text or no entry in
-docs/settings.md.
+prefix (for example `TUTELA_MAX_MEDIA_BYTES=10000000`). Errors that hit a limit name the setting, so an
+operator at 3 a.m. knows which knob to turn. `tests/test_docs.py` fails when a setting has no help text
+or no entry in docs/settings.md.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ class Settings(BaseSettings):
         default=8,
         ge=0,
         le=256,
-        description="Stricter PDQ threshold used when the query or the bank entry is low quality; measured so "
-        "that unrelated flat and near-uniform images never match (tests/test_pdq_quality.py).",
+        description="Stricter PDQ threshold used when the query or the bank entry is low quality; "
+        "measured so that unrelated flat and near-uniform images never match (tests/test_pdq_quality.py).",
     )
     scan_workers: int | None = Field(
         default=None,

@@ -19,10 +19,7 @@ from tutela.errors import DecodeTimeout
 
 
 def _message(seconds: float) -> str:
-    return (
-        f"decoding took longer than the limit of {seconds:g} s "
-        "(setting TUTELA_MAX_DECODE_SECONDS)"
-    )
+    return f"decoding took longer than the limit of {seconds:g} s (setting TUTELA_MAX_DECODE_SECONDS)"
 
 
 @contextmanager

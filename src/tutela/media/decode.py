@@ -97,7 +97,7 @@ def open_media(data: bytes, limits: MediaLimits) -> Media:
         height=height,
         mode=image.mode,
         frames=frames,
-        orientation=int(orientation) if isinstance(orientation, int) else None,
+        orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None,
         limits=limits,
     )
 

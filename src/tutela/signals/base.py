@@ -47,7 +47,7 @@ class SignalType(Protocol):
         ...
 
     def compare(self, a: str, b: str, threshold: int | None = None) -> Comparison:
-        """Compare two canonical values; `threshold` is the inclusive distance limit (None: the type's default)."""
+        """Compare two canonical values; `threshold` is the inclusive limit (None: the type's default)."""
         ...
 
     def examples(self) -> Sequence[str]:

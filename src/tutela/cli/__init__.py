@@ -1,0 +1,24 @@
+"""The `tutela` command line: the interface other tools script against (JSON lines on stdout)."""
+
+from __future__ import annotations
+
+import typer
+
+from tutela.cli.hash_cmd import hash_command
+
+app = typer.Typer(
+    name="tutela",
+    help="Tutela: hash media, manage hash banks, scan folders against them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("hash")(hash_command)
+
+
+def main() -> None:
+    """Entry point of the `tutela` console script."""
+    app()
+
+
+__all__ = ["app", "main"]
