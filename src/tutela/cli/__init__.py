@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from tutela.cli.bank_cmd import bank_app
 from tutela.cli.hash_cmd import hash_command
+from tutela.cli.scan_cmd import scan_command
 
 app = typer.Typer(
     name="tutela",
@@ -14,6 +16,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("hash")(hash_command)
+app.command("scan")(scan_command)
+app.add_typer(bank_app, name="bank")
 
 
 def main() -> None:

@@ -80,4 +80,4 @@ def _result(future: Future[Extraction]) -> Extraction:
     try:
         return future.result()
     except Exception as exc:  # a BrokenProcessPool poisons the pool: the caller sees errors, not a hang
-        return Extraction(signals=(), error=f"hashing process failed: {exc!r}", error_type="WorkerCrash")
+        return Extraction(signals=(), error=f"hashing process failed: {exc!r}", error_type="HashingFailed")

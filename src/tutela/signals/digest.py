@@ -26,9 +26,7 @@ class DigestSignalType:
     def validate(self, value: str) -> str:
         canonical = value.strip().lower()
         if len(canonical) != self.hex_length or not re.fullmatch(r"[0-9a-f]+", canonical):
-            raise InvalidSignal(
-                f"{self.name} value must be {self.hex_length} hex digits, got {value[:80]!r}"
-            )
+            raise InvalidSignal(f"{self.name} value must be {self.hex_length} hex digits, got {value[:80]!r}")
         return canonical
 
     def compare(self, a: str, b: str, threshold: int | None = None) -> Comparison:

@@ -1,0 +1,218 @@
+"""Keep the in-memory indexes equal to the banks, and turn extracted signals into matches.
+
+The indexes are loaded once (entries in ascending id order, straight into the packed PDQ index) and then
+follow the bank change log: `sync()` applies every change with a sequence number above the last one seen, so
+an added or disabled entry is visible to the next query with no rebuild, in this process or any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tutela.banks.changes import changes_since, current_seq
+from tutela.banks.models import Bank, BankEntry, ChangeOp
+from tutela.db.session import Database
+from tutela.matching import ExactIndex, PdqIndex
+from tutela.signals.extract import Extraction
+from tutela.signals.pdq.signal import PDQ
+
+DIHEDRAL_NAMES = (
+    "original",
+    "rot90",
+    "rot180",
+    "rot270",
+    "flip_top_bottom",
+    "flip_left_right",
+    "transpose",
+    "anti_transpose",
+)
+_LOAD_BATCH = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A signal hitting a bank entry; `transform` names the dihedral variant that matched, if not as is."""
+
+    bank: str
+    category: str
+    entry_id: int
+    signal_type: str
+    distance: int
+    transform: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _BankInfo:
+    name: str
+    category: str
+
+
+class Matcher:
+    """PDQ and exact indexes over every bank, following the change log of one database."""
+
+    def __init__(self, database: Database, *, low_quality_threshold: int, min_quality: int) -> None:
+        self._database = database
+        self._min_quality = min_quality
+        self.pdq = PdqIndex(low_quality_threshold=low_quality_threshold)
+        self.exact = ExactIndex()
+        self._banks: dict[int, _BankInfo] = {}
+        self._seq = 0
+        self._max_entry_id = 0
+
+    @property
+    def seq(self) -> int:
+        """The last change sequence number applied to the indexes."""
+        return self._seq
+
+    def load(self) -> None:
+        """Load every bank and entry, remembering the change sequence the snapshot corresponds to."""
+        with self._database.read() as session:
+            self._seq = current_seq(session)
+            for bank in session.scalars(select(Bank)):
+                self._apply_bank(bank)
+            self._load_entries_after(session, 0)
+
+    def sync(self) -> int:
+        """Apply the changes committed since the last sync; returns how many were applied."""
+        with self._database.read() as session:
+            changes = changes_since(session, self._seq)
+            if not changes:
+                return 0
+            new_entries = False
+            for change in changes:
+                if change.op in (ChangeOp.ENTRY_ADD, ChangeOp.IMPORT):
+                    new_entries = True
+                elif change.op in (ChangeOp.BANK_CREATE, ChangeOp.BANK_UPDATE):
+                    bank = session.get(Bank, change.bank_id)
+                    if bank is not None:
+                        self._apply_bank(bank)
+                elif change.op is ChangeOp.BANK_DELETE:
+                    self.pdq.set_bank(change.bank_id, threshold=0, enabled=False)
+                    self.exact.set_bank(change.bank_id, enabled=False)
+                elif change.entry_id is not None:
+                    self._apply_entry_change(session, change.op, change.entry_id)
+            if new_entries:
+                self._load_entries_after(session, self._max_entry_id)
+            self._seq = changes[-1].seq
+            return len(changes)
+
+    def match_many(
+        self, extractions: Sequence[Extraction], *, banks: Iterable[str] | None = None
+    ) -> list[list[Match]]:
+        """Matches for each extraction (PDQ, all dihedral variants when present, and exact digests)."""
+        wanted = None if banks is None else set(banks)
+        queries: list[bytes] = []
+        low: list[bool] = []
+        owners: list[tuple[int, int]] = []  # (extraction index, dihedral variant index)
+        for index, extraction in enumerate(extractions):
+            if extraction.pdq is None:
+                continue
+            variants = extraction.pdq.dihedral or (extraction.pdq.hash,)
+            for variant_index, variant in enumerate(variants):
+                queries.append(variant)
+                low.append(extraction.pdq.quality < self._min_quality)
+                owners.append((index, variant_index))
+        results: list[dict[tuple[str, int], Match]] = [{} for _ in extractions]
+        if queries:
+            hashes = np.frombuffer(b"".join(queries), dtype=np.uint8).reshape(-1, 32)
+            for (index, variant_index), hits in zip(
+                owners, self.pdq.query(hashes, np.array(low, dtype=np.bool_)), strict=True
+            ):
+                transform = DIHEDRAL_NAMES[variant_index] if variant_index else None
+                for entry_id, bank_id, distance in zip(
+                    hits.entry_ids.tolist(), hits.bank_ids.tolist(), hits.distances.tolist(), strict=True
+                ):
+                    self._keep(
+                        results[index], PDQ.name, int(entry_id), int(bank_id), int(distance), transform
+                    )
+        for index, extraction in enumerate(extractions):
+            for signal in extraction.signals:
+                if signal.type == PDQ.name:
+                    continue
+                exact_hits = self.exact.query(bytes.fromhex(signal.value))
+                for entry_id, bank_id in zip(
+                    exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
+                ):
+                    self._keep(results[index], signal.type, int(entry_id), int(bank_id), 0, None)
+        return [
+            sorted(
+                (m for m in found.values() if wanted is None or m.bank in wanted),
+                key=lambda m: (m.distance, m.bank, m.entry_id),
+            )
+            for found in results
+        ]
+
+    def _keep(
+        self,
+        found: dict[tuple[str, int], Match],
+        signal_type: str,
+        entry_id: int,
+        bank_id: int,
+        distance: int,
+        transform: str | None,
+    ) -> None:
+        """Record a hit, keeping the closest variant when several dihedral variants hit one entry."""
+        bank = self._banks.get(bank_id)
+        if bank is None:
+            return
+        key = (signal_type, entry_id)
+        previous = found.get(key)
+        if previous is None or distance < previous.distance:
+            found[key] = Match(bank.name, bank.category, entry_id, signal_type, distance, transform)
+
+    def _apply_bank(self, bank: Bank) -> None:
+        self._banks[bank.id] = _BankInfo(bank.name, bank.category.value)
+        self.pdq.set_bank(bank.id, threshold=bank.pdq_threshold, enabled=bank.enabled)
+        self.exact.set_bank(bank.id, enabled=bank.enabled)
+
+    def _apply_entry_change(self, session: Session, op: ChangeOp, entry_id: int) -> None:
+        if op is ChangeOp.ENTRY_DELETE:
+            self.pdq.remove(entry_id)
+            self.exact.remove(entry_id)
+        elif op in (ChangeOp.ENTRY_ENABLE, ChangeOp.ENTRY_DISABLE):
+            entry = session.get(BankEntry, entry_id)
+            enabled = entry is not None and entry.enabled
+            self.pdq.set_enabled(entry_id, enabled)
+            self.exact.set_enabled(entry_id, enabled)
+
+    def _load_entries_after(self, session: Session, after_id: int) -> None:
+        """Append entries with id > `after_id`, in ascending id order, in batches."""
+        while True:
+            rows = session.execute(
+                select(
+                    BankEntry.id,
+                    BankEntry.bank_id,
+                    BankEntry.signal_type,
+                    BankEntry.value,
+                    BankEntry.quality,
+                    BankEntry.enabled,
+                )
+                .where(BankEntry.id > after_id)
+                .order_by(BankEntry.id)
+                .limit(_LOAD_BATCH)
+            ).all()
+            if not rows:
+                return
+            self._add_rows(rows)
+            after_id = rows[-1][0]
+            self._max_entry_id = max(self._max_entry_id, after_id)
+
+    def _add_rows(self, rows: Sequence[tuple[int, int, str, str, int | None, bool]]) -> None:
+        pdq_rows = [r for r in rows if r[2] == PDQ.name]
+        if pdq_rows:
+            self.pdq.add(
+                np.array([r[0] for r in pdq_rows], dtype=np.int64),
+                np.array([r[1] for r in pdq_rows], dtype=np.int64),
+                np.frombuffer(bytes.fromhex("".join(r[3] for r in pdq_rows)), dtype=np.uint8).reshape(-1, 32),
+                np.array([r[4] is not None and r[4] < self._min_quality for r in pdq_rows], dtype=np.bool_),
+            )
+        self.exact.add((r[0], r[1], bytes.fromhex(r[3])) for r in rows if r[2] != PDQ.name)
+        for entry_id, _bank, signal_type, _value, _quality, enabled in rows:
+            if not enabled:
+                index = self.pdq if signal_type == PDQ.name else self.exact
+                index.set_enabled(entry_id, False)
