@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tutela.cli.bank_cmd import bank_app
+from tutela.cli.demo_cmd import demo_command
 from tutela.cli.hash_cmd import hash_command
 from tutela.cli.scan_cmd import scan_command
 
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.command("hash")(hash_command)
 app.command("scan")(scan_command)
+app.command("demo")(demo_command)
 app.add_typer(bank_app, name="bank")
 
 

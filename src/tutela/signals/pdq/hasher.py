@@ -26,10 +26,10 @@ def hash_media(media: Media, mode: PdqMode = PdqMode.FAST, *, dihedral: bool = F
 
         hash_bytes, quality, variants = reference_hash(media.image())
         return PdqResult(hash_bytes, quality, VARIANTS[mode], tuple(variants) if dihedral else None)
-    from tutela.signals.pdq.fast import fast_buffer, fast_draft_size
+    from tutela.signals.pdq.fast import draft_size, fast_buffer
 
-    image = media.image(draft=fast_draft_size(media.width, media.height))
-    buffer = fast_buffer(image, (media.width, media.height))
+    full_size = (media.width, media.height)
+    buffer = fast_buffer(media.image(draft=draft_size(full_size)), full_size)
     hash_bytes, quality = core.hash_and_quality(buffer)
-    variants = tuple(core.dihedral_hashes(buffer)) if dihedral else None
-    return PdqResult(hash_bytes, quality, VARIANTS[mode], variants)
+    dihedral_hashes = tuple(core.dihedral_hashes(buffer)) if dihedral else None
+    return PdqResult(hash_bytes, quality, VARIANTS[mode], dihedral_hashes)
