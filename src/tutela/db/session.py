@@ -1,0 +1,41 @@
+"""Sessions: short read transactions and short write transactions.
+
+On SQLite a deferred transaction that reads and then writes fails at once with "database is locked" when
+another process committed in between (the busy timeout does not help, because its snapshot is stale). Write
+sessions therefore start with `BEGIN IMMEDIATE`, taking the write lock up front and waiting for it within the
+busy timeout. PostgreSQL ignores the option.
+
+Objects stay usable after their session ends (`expire_on_commit=False`): the stores hand out snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tutela.db.engine import BEGIN_MODE_OPTION
+
+
+class Database:
+    """The engine plus its two session factories; build one per process and share it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._reader = sessionmaker(engine, expire_on_commit=False)
+        writer_engine = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
+        self._writer = sessionmaker(writer_engine, expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; its transaction is rolled back at the end."""
+        with self._reader() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose transaction commits when the block ends normally and rolls back on an exception."""
+        with self._writer.begin() as session:
+            yield session
