@@ -1,0 +1,243 @@
+"""Exact PDQ range search over every enabled bank, each at its own threshold.
+
+Contract: a query returns every enabled entry of every enabled bank whose Hamming distance is at most the
+bank's threshold (at most `min(threshold, low_quality_threshold)` when the entry or the query is low quality),
+with the distance; nothing is pruned approximately, so recall is 1.0. Adding, disabling, enabling or removing
+an entry and changing a bank are visible to the next query, with no rebuild, so the index can follow the bank
+change feed. Dihedral matching is the caller's: query the eight variants as one batch.
+
+Memory is about 39 bytes per entry (32 hash + 4 id + 2 bank slot + 1 flags) plus bounded growth slack;
+`nbytes` reports every byte held for entries. Entry ids must be below 2**32 and added in increasing order
+(database primary keys); see `segments.py` for why.
+
+Threads: batches are split by query across `threads` workers, a single query by rows; the kernels release the
+GIL. Queries may run concurrently with each other and with mutations; mutations are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tutela.matching import kernels as k
+from tutela.matching.segments import Segment, SegmentStore
+
+MAX_BANKS = 1 << 16  # bank slots are uint16
+MAX_THRESHOLD = 256
+PARALLEL_MIN_ROWS = 1 << 16  # below this, thread hand-off costs more than it saves
+
+
+@dataclass(frozen=True, slots=True)
+class PdqHits:
+    """Matches of one query, sorted by distance then entry id."""
+
+    entry_ids: npt.NDArray[np.int64]
+    bank_ids: npt.NDArray[np.int64]
+    distances: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.entry_ids.shape[0])
+
+
+def _as_words(hashes: npt.ArrayLike) -> npt.NDArray[np.uint64]:
+    """(n, 32) uint8 hashes as (n, 4) uint64; the word byte order is irrelevant to Hamming distance."""
+    arr = np.ascontiguousarray(hashes)
+    if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != 32:
+        raise ValueError(f"PDQ hashes must be an (n, 32) uint8 array, got {arr.dtype} {arr.shape}")
+    return arr.view(np.uint64)
+
+
+def _flags_of(low_quality: npt.ArrayLike | None, n: int) -> npt.NDArray[np.bool_]:
+    if low_quality is None:
+        return np.zeros(n, dtype=bool)
+    lq = np.asarray(low_quality, dtype=bool)
+    if lq.shape != (n,):
+        raise ValueError(f"low_quality must have shape ({n},), got {lq.shape}")
+    return lq
+
+
+class PdqIndex:
+    """In-memory exact PDQ index for all banks; see the module docstring for the contract."""
+
+    def __init__(self, *, low_quality_threshold: int = 8, threads: int | None = None) -> None:
+        if not 0 <= low_quality_threshold <= MAX_THRESHOLD:
+            raise ValueError(
+                f"low_quality_threshold must be in 0..{MAX_THRESHOLD}, got {low_quality_threshold}"
+            )
+        self.low_quality_threshold = low_quality_threshold
+        self.threads = max(1, threads if threads is not None else len(os.sched_getaffinity(0)))
+        self._store = SegmentStore()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._slot_of: dict[int, int] = {}
+        self._bank_ids = np.zeros(0, dtype=np.int64)
+        self._bank_thr = np.zeros(0, dtype=np.int64)
+        self._bank_on = np.zeros(0, dtype=np.uint8)
+
+    # -- banks and entries -------------------------------------------------------------------------------
+
+    def set_bank(self, bank_id: int, *, threshold: int, enabled: bool) -> None:
+        """Create or update a bank; entries can only be added to banks set here."""
+        if not 0 <= threshold <= MAX_THRESHOLD:
+            raise ValueError(f"bank {bank_id}: threshold must be in 0..{MAX_THRESHOLD}, got {threshold}")
+        with self._lock:
+            slot = self._slot_of.get(bank_id)
+            if slot is None:
+                if len(self._slot_of) >= MAX_BANKS:
+                    raise ValueError(f"at most {MAX_BANKS} banks per index")
+                slot = len(self._slot_of)
+                self._slot_of[bank_id] = slot
+                # New arrays, not edits: a running query keeps the table it started with.
+                self._bank_ids = np.append(self._bank_ids, bank_id)
+                self._bank_thr = np.append(self._bank_thr, threshold)
+                self._bank_on = np.append(self._bank_on, np.uint8(enabled))
+            else:
+                self._bank_thr[slot] = threshold
+                self._bank_on[slot] = enabled
+
+    def add(
+        self,
+        entry_ids: npt.ArrayLike,
+        bank_ids: npt.ArrayLike,
+        hashes: npt.ArrayLike,
+        low_quality: npt.ArrayLike | None = None,
+    ) -> None:
+        """Append enabled entries; ids must be strictly increasing and above every id already added."""
+        words = _as_words(hashes)
+        n = words.shape[0]
+        ids = np.asarray(entry_ids, dtype=np.int64)
+        banks = np.asarray(bank_ids, dtype=np.int64)
+        if ids.shape != (n,) or banks.shape != (n,):
+            raise ValueError(f"entry_ids and bank_ids must have shape ({n},)")
+        lq = _flags_of(low_quality, n)
+        if n == 0:
+            return
+        if ids[0] < 0 or ids[-1] >= 1 << 32 or (n > 1 and bool(np.any(np.diff(ids) <= 0))):
+            raise ValueError("entry ids must be strictly increasing and in 0..2**32-1")
+        with self._lock:
+            last = self._store.last_id()
+            if last is not None and int(ids[0]) <= last:
+                raise ValueError(f"entry id {int(ids[0])} is not above the last id added ({last})")
+            unknown = set(np.unique(banks).tolist()) - self._slot_of.keys()
+            if unknown:
+                raise ValueError(f"unknown bank ids {sorted(unknown)[:5]}: call set_bank first")
+            known = np.array(sorted(self._slot_of), dtype=np.int64)
+            slot_of_known = np.array([self._slot_of[b] for b in known.tolist()], dtype=np.uint16)
+            seg = Segment(
+                words=np.ascontiguousarray(words.T),
+                ids=ids.astype(np.uint32),
+                slots=slot_of_known[np.searchsorted(known, banks)],
+                flags=np.where(lq, k.FLAG_ENABLED | k.FLAG_LOW_QUALITY, k.FLAG_ENABLED).astype(np.uint8),
+                size=n,
+            )
+            self._store.append(seg)
+
+    def set_enabled(self, entry_id: int, enabled: bool) -> bool:
+        """Enable or disable one entry (false-positive control); False if the id is unknown or removed."""
+        with self._lock:
+            found = self._store.find(entry_id)
+            if found is None or found[0].flags[found[1]] & k.FLAG_REMOVED:
+                return False
+            seg, row = found
+            f = int(seg.flags[row])
+            seg.flags[row] = (f | k.FLAG_ENABLED) if enabled else (f & ~k.FLAG_ENABLED)
+            return True
+
+    def remove(self, entry_id: int) -> bool:
+        """Remove one entry for good; its row is reclaimed at the next merge. False if unknown."""
+        with self._lock:
+            found = self._store.find(entry_id)
+            if found is None or found[0].flags[found[1]] & k.FLAG_REMOVED:
+                return False
+            seg, row = found
+            seg.flags[row] = k.FLAG_REMOVED
+            self._store.removed += 1
+            if self._store.removed * 32 > self._store.rows:
+                self._store.compact()
+            return True
+
+    def __len__(self) -> int:
+        return self._store.rows - self._store.removed
+
+    @property
+    def nbytes(self) -> int:
+        """Every byte held for entries: segment columns at capacity (growth slack included) and bank table."""
+        return self._store.nbytes + self._bank_ids.nbytes + self._bank_thr.nbytes + self._bank_on.nbytes
+
+    # -- queries -----------------------------------------------------------------------------------------
+
+    def query_one(self, hash32: bytes, low_quality: bool = False) -> PdqHits:
+        """Matches of one 32-byte PDQ hash; the scan of the rows is split across threads."""
+        return self.query(np.frombuffer(hash32, dtype=np.uint8).reshape(1, 32), [low_quality])[0]
+
+    def query(self, hashes: npt.ArrayLike, low_quality: npt.ArrayLike | None = None) -> list[PdqHits]:
+        """Matches of each row of an (n, 32) uint8 array, in order."""
+        q = _as_words(hashes)
+        qlq = _flags_of(low_quality, q.shape[0])
+        # One consistent view of the bank table for the whole query (set_bank swaps arrays for new banks).
+        bank_ids, bank_thr, bank_on = self._bank_ids, self._bank_thr, self._bank_on
+        live = bank_thr[bank_on != 0]
+        if q.shape[0] == 0 or live.size == 0:
+            return _split([], q.shape[0], bank_ids)
+        loosest = int(live.max())
+        qmax = np.where(qlq, min(loosest, self.low_quality_threshold), loosest).astype(np.int64)
+        snap = self._store.snapshot()
+        rows = sum(size for _, size in snap)
+        n = q.shape[0]
+        tasks: list[Task] = []
+        if self.threads == 1 or rows < PARALLEL_MIN_ROWS:
+            tasks = [(seg, 0, size, 0, n) for seg, size in snap]
+        elif n == 1:  # one query: split every segment's rows
+            for seg, size in snap:
+                cuts = np.linspace(0, size, self.threads + 1).astype(int).tolist()
+                tasks += [(seg, lo, hi, 0, 1) for lo, hi in itertools.pairwise(cuts) if hi > lo]
+        else:  # a batch: split the queries, each worker scans all rows block by block
+            cuts = np.linspace(0, n, min(self.threads, n) + 1).astype(int).tolist()
+            tasks = [(seg, 0, size, a, b) for a, b in itertools.pairwise(cuts) for seg, size in snap]
+
+        def run(task: Task) -> Found:
+            seg, lo, hi, a, b = task
+            out = k.scan_batch(
+                seg.words, lo, hi, seg.slots, seg.flags, q[a:b], qmax[a:b], qlq[a:b],
+                bank_thr, bank_on, self.low_quality_threshold,
+            )  # fmt: skip
+            out[:, 0] += a
+            return seg, out
+
+        if len(tasks) < 2 or self.threads == 1:
+            return _split([run(t) for t in tasks], n, bank_ids)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="tutela-pdq")
+        return _split(list(self._pool.map(run, tasks)), n, bank_ids)
+
+    def close(self) -> None:
+        """Stop the worker threads (they also stop at interpreter exit)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+Found = tuple[Segment, npt.NDArray[np.int64]]
+Task = tuple[Segment, int, int, int, int]  # segment, rows lo..hi, queries a..b
+
+
+def _split(found: list[Found], nq: int, bank_ids: npt.NDArray[np.int64]) -> list[PdqHits]:
+    """Kernel output (query, row, distance) per segment -> one sorted PdqHits per query."""
+    parts = [(seg, out) for seg, out in found if out.shape[0]]
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return [PdqHits(empty, empty, empty)] * nq
+    qidx = np.concatenate([out[:, 0] for _, out in parts])
+    dist = np.concatenate([out[:, 2] for _, out in parts])
+    ids = np.concatenate([seg.ids[out[:, 1]] for seg, out in parts]).astype(np.int64)
+    banks = np.concatenate([bank_ids[seg.slots[out[:, 1]]] for seg, out in parts])
+    order = np.lexsort((ids, dist, qidx))
+    qidx, dist, ids, banks = qidx[order], dist[order], ids[order], banks[order]
+    bounds = np.searchsorted(qidx, np.arange(nq + 1)).tolist()
+    return [PdqHits(ids[a:b], banks[a:b], dist[a:b]) for a, b in itertools.pairwise(bounds)]
