@@ -7,6 +7,7 @@ an added or disabled entry is visible to the next query with no rebuild, in this
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -63,6 +64,7 @@ class Matcher:
         self._banks: dict[int, _BankInfo] = {}
         self._seq = 0
         self._max_entry_id = 0
+        self._sync_lock = threading.Lock()  # the request thread and the sync loop may both call sync()
 
     @property
     def seq(self) -> int:
@@ -71,7 +73,7 @@ class Matcher:
 
     def load(self) -> None:
         """Load every bank and entry, remembering the change sequence the snapshot corresponds to."""
-        with self._database.read() as session:
+        with self._sync_lock, self._database.read() as session:
             self._seq = current_seq(session)
             for bank in session.scalars(select(Bank)):
                 self._apply_bank(bank)
@@ -79,7 +81,7 @@ class Matcher:
 
     def sync(self) -> int:
         """Apply the changes committed since the last sync; returns how many were applied."""
-        with self._database.read() as session:
+        with self._sync_lock, self._database.read() as session:
             changes = changes_since(session, self._seq)
             if not changes:
                 return 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from tutela.cli.admin_cmd import key_app, service_app
 from tutela.cli.bank_cmd import bank_app
 from tutela.cli.demo_cmd import demo_command
 from tutela.cli.hash_cmd import hash_command
 from tutela.cli.scan_cmd import scan_command
+from tutela.cli.serve_cmd import serve_command
 
 app = typer.Typer(
     name="tutela",
@@ -19,7 +21,10 @@ app = typer.Typer(
 app.command("hash")(hash_command)
 app.command("scan")(scan_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
 app.add_typer(bank_app, name="bank")
+app.add_typer(service_app, name="service")
+app.add_typer(key_app, name="key")
 
 
 def main() -> None:

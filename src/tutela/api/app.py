@@ -1,0 +1,64 @@
+"""Build the FastAPI application around one `Tutela` object.
+
+`tutela serve` and the tests call `create_app`; the app owns no state of its own beyond the Tutela object,
+its metrics and the routers, so in-process tests drive exactly what production runs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from tutela import __version__
+from tutela.api import errors
+from tutela.api.routes import banks, ops
+from tutela.app import Tutela
+from tutela.ops.metrics import Metrics
+
+
+def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
+    """The HTTP API; with `background`, workers and deliverers run in this process while it serves."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if background:
+            tutela.start_background()
+        try:
+            yield
+        finally:
+            if background:
+                tutela.stop_background()
+
+    app = FastAPI(
+        title="Tutela",
+        version=__version__,
+        description="Trust-and-safety engine: hash banks, matching, verdicts and signed webhooks.",
+        lifespan=lifespan,
+    )
+    app.state.tutela = tutela
+    app.state.open_networks = [
+        ipaddress.ip_network(network, strict=False) for network in tutela.settings.hma_open_networks
+    ]
+    if not hasattr(tutela, "metrics"):
+        tutela.metrics = Metrics()
+    errors.install(app)
+    _install_request_metrics(app, tutela.metrics)
+    for router in (ops.router, banks.router):
+        app.include_router(router)
+    return app
+
+
+def _install_request_metrics(app: FastAPI, metrics: Metrics) -> None:
+    @app.middleware("http")
+    async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(route=path, status=str(response.status_code)).inc()
+        metrics.latency.labels(route=path).observe(time.perf_counter() - start)
+        return response

@@ -1,0 +1,51 @@
+"""Map Tutela's typed errors to HTTP answers: a status and a message that says what to do, never a 500."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tutela import errors
+
+STATUS: list[tuple[type[errors.TutelaError], int]] = [
+    (errors.MediaTooLarge, 413),
+    (errors.UnsupportedMedia, 415),
+    (errors.DecodeTimeout, 422),
+    (errors.CorruptMedia, 422),
+    (errors.InvalidSignal, 422),
+    (errors.UnknownSignalType, 422),
+    (errors.ImportFormatError, 422),
+    (errors.NotFound, 404),
+    (errors.AlreadyExists, 409),
+    (errors.ExportForbidden, 403),
+    (errors.BankError, 400),
+]
+"""First match wins, so subclasses come before their parents."""
+
+
+def status_of(error: errors.TutelaError) -> int:
+    for kind, status in STATUS:
+        if isinstance(error, kind):
+            return status
+    return int(getattr(error, "http_status", 400))
+
+
+def install(app: FastAPI) -> None:
+    """Register the handler that turns any TutelaError into JSON `{"detail": ..., "error": <type>}`."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.TutelaError)
+        headers = {}
+        retry_after = getattr(exc, "retry_after_seconds", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(retry_after)))
+        return JSONResponse(
+            {"detail": str(exc), "error": type(exc).__name__}, status_code=status_of(exc), headers=headers
+        )
+
+    app.add_exception_handler(errors.TutelaError, handle)
+    app.add_exception_handler(ValueError, _value_error)
+
+
+async def _value_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc), "error": "ValueError"}, status_code=422)

@@ -1,0 +1,71 @@
+"""Helpers for API tests: the real app served by uvicorn on loopback, keys for every role, auth headers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+
+from tutela.api.app import create_app
+from tutela.app import Tutela
+from tutela.auth import Role
+from tutela.settings import Settings
+
+
+@dataclass
+class ApiHarness:
+    tutela: Tutela
+    client: httpx.Client
+    keys: dict[Role, str]
+    service_id: int
+    base_url: str
+
+    def headers(self, role: Role = Role.ADMIN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+
+@contextmanager
+def serve(tutela: Tutela, *, background: bool) -> Iterator[str]:
+    """Run the app on 127.0.0.1 (a free port) in a thread; yields its base URL; stops it afterwards."""
+    config = uvicorn.Config(
+        create_app(tutela, background=background),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+@contextmanager
+def harness(settings: Settings, *, background: bool = False) -> Iterator[ApiHarness]:
+    tutela = Tutela.open(settings)
+    service = tutela.services.create("demo-service")
+    keys = {
+        role: tutela.keys.create(role, service_id=service.id if role is Role.PLATFORM else None).token
+        for role in Role
+    }
+    with (
+        serve(tutela, background=background) as base_url,
+        httpx.Client(base_url=base_url, timeout=30) as client,
+    ):
+        yield ApiHarness(tutela, client, keys, service.id, base_url)
+    tutela.close()
