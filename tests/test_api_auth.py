@@ -1,4 +1,4 @@
-"""Deny by default: every route declares a permission, and every route x role answers as the role table says."""
+"""Deny by default: every route declares a permission, and every route x role answers as the table says."""
 
 from __future__ import annotations
 

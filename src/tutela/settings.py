@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,11 +68,32 @@ class Settings(BaseSettings):
         description="PDQ quality below which a hash is flagged as low quality (flat or near-uniform image).",
     )
     pdq_low_quality_threshold: int = Field(
-        default=8,
+        default=0,
         ge=0,
         le=256,
-        description="Stricter PDQ threshold used when the query or the bank entry is low quality; "
-        "measured so that unrelated flat and near-uniform images never match (tests/test_pdq_quality.py).",
+        description="Stricter PDQ threshold used when the query or the bank entry is low quality; measured "
+        "by bench/low_quality.py: unrelated flat images come within 4 bits of each other and some share a "
+        "hash exactly (solid black and solid mid-grey), so only equal hashes match; no value is fully safe.",
+    )
+    serve_host: str = Field(
+        default="127.0.0.1",
+        description="Address `tutela serve` listens on; 0.0.0.0 exposes it to the network.",
+    )
+    serve_port: int = Field(default=8310, ge=1, le=65535, description="Port `tutela serve` listens on.")
+    hma_open_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) allowed to call the HMA-compatible routes without an API key, for HMA "
+        "set-ups behind a proxy; default none. Example: TUTELA_HMA_OPEN_NETWORKS='[\"10.0.0.0/8\"]'.",
+    )
+    key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a verified API key is cached; a revoked key stops working within this time.",
+    )
+    index_sync_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        description="How often each process applies bank changes made by other processes to its match index.",
     )
     scan_workers: int | None = Field(
         default=None,
@@ -83,6 +104,143 @@ class Settings(BaseSettings):
         default=10_000,
         gt=0,
         description="Rows written per transaction while staging a bank import.",
+    )
+    # Pipeline: queue, decoder pool, spool, workers (tutela.pipeline; docs/pipeline.md).
+    queue_max_pending: int = Field(
+        default=10_000,
+        gt=0,
+        description="Most jobs waiting or running (ready + leased) before POST /v1/items answers 429.",
+    )
+    queue_retry_after_seconds: int = Field(
+        default=5,
+        gt=0,
+        description="Retry-After (seconds) sent with the 429 answer when the queue is over queue_max_pending.",
+    )
+    job_max_attempts: int = Field(
+        default=3,
+        gt=0,
+        description="Attempts a job gets (decoder crash, timeout, worker death) before it is dead-lettered.",
+    )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a worker owns a leased job; a job not finished by then is leased again.",
+    )
+    job_retry_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Wait before a failed job's second attempt; doubles per attempt up to the maximum below.",
+    )
+    job_retry_backoff_max_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="Longest wait between two attempts of a failed job.",
+    )
+    decoder_processes: int = Field(
+        default=2,
+        gt=0,
+        description="Long-lived decoder child processes per worker process (in-process workers included).",
+    )
+    decoder_memory_mb: int = Field(
+        default=2048,
+        ge=256,
+        description="Address-space limit (RLIMIT_AS) of each decoder process, in MiB; a decode over it fails "
+        "and the process is replaced.",
+    )
+    decoder_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Hard limit on one extraction in a decoder process; a process over it is killed and "
+        "replaced, and the job counts an attempt.",
+    )
+    decoder_start_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest wait for a new decoder process to import and warm up before it counts as crashed.",
+    )
+    pipeline_dihedral: bool = Field(
+        default=False,
+        description="Also match the 7 rotated and mirrored PDQ variants of submitted images.",
+    )
+    spool_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of the 32-byte AES-256-GCM key of the content spool; default: data_dir/spool.key, "
+        "created (mode 0600) on first use.",
+    )
+    spool_retention_hours: float = Field(
+        default=72.0,
+        ge=0,
+        description="How long content held for review (or of a dead-lettered job) stays in the spool.",
+    )
+    spool_orphan_grace_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Age after which a spool file no evaluation refers to (a crash mid-submit) is deleted.",
+    )
+    worker_batch_size: int = Field(
+        default=16,
+        gt=0,
+        description="Jobs a worker leases at once.",
+    )
+    worker_poll_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        description="How often an idle worker looks for jobs submitted by other processes.",
+    )
+    wait_poll_seconds: float = Field(
+        default=0.02,
+        gt=0,
+        description="How often `?wait=true` re-reads an evaluation finished by a worker in another process.",
+    )
+
+    # Outbound HTTP: platform webhooks (tutela.effects) and URL fetches (tutela.net).
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time limit of one webhook request (connect, send, wait for the answer); a timeout counts "
+        "as a failed attempt.",
+    )
+    webhook_max_attempts: int = Field(
+        default=12,
+        ge=1,
+        description="Attempts per webhook delivery before it becomes dead (dead letter; requeue it by hand).",
+    )
+    webhook_backoff_base_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Wait after the first failed webhook attempt; it doubles after each further failure, "
+        "with up to 50% random jitter subtracted.",
+    )
+    webhook_backoff_cap_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest wait between two attempts of one webhook delivery.",
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a deliverer holds the deliveries it claimed; after that (for example when it "
+        "crashed) another deliverer takes them over. Must exceed webhook_timeout_seconds.",
+    )
+    webhook_batch_size: int = Field(
+        default=100,
+        gt=0,
+        description="Most webhook deliveries one deliverer claims per round.",
+    )
+    allow_private_network_targets: bool = Field(
+        default=False,
+        description="Allow webhook targets and fetched URLs on private, loopback, link-local and other "
+        "non-public addresses. Off by default so that a URL cannot reach internal services (SSRF).",
+    )
+    fetch_max_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="Largest response body a URL fetch accepts, in bytes; default: max_media_bytes.",
+    )
+    fetch_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time limit of one URL fetch, redirects included.",
     )
 
     @property
