@@ -7,15 +7,17 @@ near-uniform images checks that the default keeps them apart. The match index ap
 from __future__ import annotations
 
 import io
-import itertools
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from tutela.app import Tutela
+from tutela.banks import BankCategory
 from tutela.media import MediaLimits
 from tutela.settings import Settings
 from tutela.signals.extract import extract
@@ -126,21 +128,51 @@ def test_photo_like_images_are_not_low_quality(seed: int, mode: PdqMode, limits:
         assert extraction.pdq.quality >= SETTINGS.pdq_min_quality
 
 
+def test_unrelated_solid_images_share_a_hash() -> None:
+    """Why no threshold is safe for flat images: dark grey and near-white, the same PDQ hash."""
+    limits = MediaLimits.from_settings(SETTINGS)
+    dark = extract(_encode(_solid((56, 56, 56), (64, 64))), limits).pdq
+    grey = extract(_encode(_solid((224, 224, 224), (64, 64))), limits).pdq
+    assert dark is not None
+    assert grey is not None
+    assert hamming(dark.hash, grey.hash) == 0
+    assert dark.quality < SETTINGS.pdq_min_quality
+    assert grey.quality < SETTINGS.pdq_min_quality
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_unrelated_low_quality_images_do_not_match_at_the_default_threshold(
-    mode: PdqMode, limits: MediaLimits
-) -> None:
-    hashes = {}
-    for name, make in FLAT.items():
-        result = extract(make(), limits, pdq_mode=mode).pdq
-        assert result is not None
-        hashes[name] = result.hash
-    close = {
-        (a, b, hamming(hashes[a], hashes[b]))
-        for a, b in itertools.combinations(hashes, 2)
-        if hamming(hashes[a], hashes[b]) <= SETTINGS.pdq_low_quality_threshold
-    }
-    assert close == set()
+def test_unrelated_low_quality_images_never_match_by_default(mode: PdqMode, tmp_path: Path) -> None:
+    """Default (threshold unset): a bank of flat images matches no other flat image perceptually."""
+    settings = Settings(data_dir=tmp_path)
+    assert settings.pdq_low_quality_threshold is None
+    limits = MediaLimits.from_settings(settings)
+    app = Tutela.open(settings)
+    app.banks.create_bank("flat", BankCategory.OTHER)
+    queries = []
+    for index, make in enumerate(FLAT.values()):
+        extraction = extract(make(), limits, pdq_mode=mode)
+        assert extraction.pdq is not None
+        if index % 2 == 0:
+            app.banks.add_entry("flat", extraction.signals[0])
+        else:
+            queries.append(extraction)
+    dark = extract(_encode(_solid((56, 56, 56), (64, 64))), limits, pdq_mode=mode)
+    app.banks.add_entry("flat", dark.signals[0])
+    queries.append(extract(_encode(_solid((224, 224, 224), (64, 64))), limits, pdq_mode=mode))
+    assert all(matches == [] for matches in app.matcher.match_many(queries))
+    app.close()
+
+
+def test_a_threshold_of_zero_would_match_unrelated_flat_images(tmp_path: Path) -> None:
+    """The counter-example: with the threshold set to 0, a dark grey image matches a near-white one."""
+    settings = Settings(data_dir=tmp_path, pdq_low_quality_threshold=0)
+    limits = MediaLimits.from_settings(settings)
+    app = Tutela.open(settings)
+    app.banks.create_bank("flat", BankCategory.OTHER)
+    app.banks.add_entry("flat", extract(_encode(_solid((56, 56, 56), (64, 64))), limits).signals[0])
+    grey = extract(_encode(_solid((224, 224, 224), (64, 64))), limits)
+    assert [m.distance for m in app.matcher.match_many([grey])[0]] == [0]
+    app.close()
 
 
 def _base() -> Image.Image:

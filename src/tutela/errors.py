@@ -14,7 +14,7 @@ point (CLI, API, batch) and turn it into a clear message without hiding programm
     ├── UnknownSignalType          a signal type name not in the registry
     ├── BankError                  bank and entry operations
     │   ├── NotFound               the bank or entry does not exist
-    │   ├── AlreadyExists          a bank with that name exists
+    │   ├── AlreadyExists          a bank with that name exists, or the bank already holds that signal
     │   └── ExportForbidden        the bank's licence forbids export (`exportable` is false)
     └── ImportFormatError          an import file whose format cannot be recognised at all
 
@@ -78,7 +78,7 @@ class NotFound(BankError):
 
 
 class AlreadyExists(BankError):
-    """A bank with that name already exists."""
+    """A bank with that name exists, or the bank already holds that signal."""
 
 
 class ExportForbidden(BankError):

@@ -56,10 +56,12 @@ class _BankInfo:
 class Matcher:
     """PDQ and exact indexes over every bank, following the change log of one database."""
 
-    def __init__(self, database: Database, *, low_quality_threshold: int, min_quality: int) -> None:
+    def __init__(self, database: Database, *, low_quality_threshold: int | None, min_quality: int) -> None:
         self._database = database
         self._min_quality = min_quality
-        self.pdq = PdqIndex(low_quality_threshold=low_quality_threshold)
+        # None: low-quality hashes (flat images) never match perceptually: neither indexed nor queried.
+        self._low_quality_matches = low_quality_threshold is not None
+        self.pdq = PdqIndex(low_quality_threshold=low_quality_threshold or 0)
         self.exact = ExactIndex()
         self._banks: dict[int, _BankInfo] = {}
         self._seq = 0
@@ -114,10 +116,13 @@ class Matcher:
         for index, extraction in enumerate(extractions):
             if extraction.pdq is None:
                 continue
+            low_quality = extraction.pdq.quality < self._min_quality
+            if low_quality and not self._low_quality_matches:
+                continue
             variants = extraction.pdq.dihedral or (extraction.pdq.hash,)
             for variant_index, variant in enumerate(variants):
                 queries.append(variant)
-                low.append(extraction.pdq.quality < self._min_quality)
+                low.append(low_quality)
                 owners.append((index, variant_index))
         results: list[dict[tuple[str, int], Match]] = [{} for _ in extractions]
         if queries:
@@ -167,6 +172,10 @@ class Matcher:
         if previous is None or distance < previous.distance:
             found[key] = Match(bank.name, bank.category, entry_id, signal_type, distance, transform)
 
+    def _is_low(self, quality: int | None) -> bool:
+        """Low quality: a known quality under the minimum (imported hashes without a quality are not)."""
+        return quality is not None and quality < self._min_quality
+
     def _apply_bank(self, bank: Bank) -> None:
         self._banks[bank.id] = _BankInfo(bank.name, bank.category.value)
         self.pdq.set_bank(bank.id, threshold=bank.pdq_threshold, enabled=bank.enabled)
@@ -205,13 +214,15 @@ class Matcher:
             self._max_entry_id = max(self._max_entry_id, after_id)
 
     def _add_rows(self, rows: Sequence[tuple[int, int, str, str, int | None, bool]]) -> None:
-        pdq_rows = [r for r in rows if r[2] == PDQ.name]
+        pdq_rows = [
+            r for r in rows if r[2] == PDQ.name and (self._low_quality_matches or not self._is_low(r[4]))
+        ]
         if pdq_rows:
             self.pdq.add(
                 np.array([r[0] for r in pdq_rows], dtype=np.int64),
                 np.array([r[1] for r in pdq_rows], dtype=np.int64),
                 np.frombuffer(bytes.fromhex("".join(r[3] for r in pdq_rows)), dtype=np.uint8).reshape(-1, 32),
-                np.array([r[4] is not None and r[4] < self._min_quality for r in pdq_rows], dtype=np.bool_),
+                np.array([self._is_low(r[4]) for r in pdq_rows], dtype=np.bool_),
             )
         self.exact.add((r[0], r[1], bytes.fromhex(r[3])) for r in rows if r[2] != PDQ.name)
         for entry_id, _bank, signal_type, _value, _quality, enabled in rows:

@@ -67,13 +67,14 @@ class Settings(BaseSettings):
         le=100,
         description="PDQ quality below which a hash is flagged as low quality (flat or near-uniform image).",
     )
-    pdq_low_quality_threshold: int = Field(
-        default=0,
+    pdq_low_quality_threshold: int | None = Field(
+        default=None,
         ge=0,
         le=256,
-        description="Stricter PDQ threshold used when the query or the bank entry is low quality; measured "
-        "by bench/low_quality.py: unrelated flat images come within 4 bits of each other and some share a "
-        "hash exactly (solid black and solid mid-grey), so only equal hashes match; no value is fully safe.",
+        description="PDQ threshold used when the query or the bank entry is low quality (below "
+        "pdq_min_quality); unset (the default), low-quality hashes never match perceptually and flat content "
+        "matches only through exact digests. Measured by bench/low_quality.py: unrelated flat images share "
+        "hashes exactly (solid black and solid mid-grey), so no threshold, 0 included, keeps them apart.",
     )
     serve_host: str = Field(
         default="127.0.0.1",
@@ -114,7 +115,8 @@ class Settings(BaseSettings):
     queue_retry_after_seconds: int = Field(
         default=5,
         gt=0,
-        description="Retry-After (seconds) sent with the 429 answer when the queue is over queue_max_pending.",
+        description="Retry-After (seconds) sent with the 429 answer when the queue is over "
+        "queue_max_pending.",
     )
     job_max_attempts: int = Field(
         default=3,
@@ -156,7 +158,8 @@ class Settings(BaseSettings):
     decoder_start_timeout_seconds: float = Field(
         default=120.0,
         gt=0,
-        description="Longest wait for a new decoder process to import and warm up before it counts as crashed.",
+        description="Longest wait for a new decoder process to import and warm up before it counts as "
+        "crashed.",
     )
     pipeline_dihedral: bool = Field(
         default=False,
@@ -164,8 +167,8 @@ class Settings(BaseSettings):
     )
     spool_key: SecretStr | None = Field(
         default=None,
-        description="Base64 of the 32-byte AES-256-GCM key of the content spool; default: data_dir/spool.key, "
-        "created (mode 0600) on first use.",
+        description="Base64 of the 32-byte AES-256-GCM key of the content spool; default: "
+        "data_dir/spool.key, created (mode 0600) on first use.",
     )
     spool_retention_hours: float = Field(
         default=72.0,
@@ -197,8 +200,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
-        description="Time limit of one webhook request (connect, send, wait for the answer); a timeout counts "
-        "as a failed attempt.",
+        description="Time limit of one webhook request (connect, send, wait for the answer); a timeout "
+        "counts as a failed attempt.",
     )
     webhook_max_attempts: int = Field(
         default=12,

@@ -189,7 +189,7 @@ def import_file(
         records = read_records(_format_for(path, file_format), lines, signal_type)
         report = import_entries(app.banks, name, records, added_by=added_by)
     for error in report.errors:
-        _err.print(f"{path}: {error}", markup=False, highlight=False)
+        _err.print(f"{path}: {error}", markup=False, highlight=False, soft_wrap=True)
     if report.error_count > len(report.errors):
         _err.print(f"... and {report.error_count - len(report.errors):,} more bad lines")
     print(
