@@ -16,7 +16,12 @@ point (CLI, API, batch) and turn it into a clear message without hiding programm
     │   ├── NotFound               the bank or entry does not exist
     │   ├── AlreadyExists          a bank with that name exists, or the bank already holds that signal
     │   └── ExportForbidden        the bank's licence forbids export (`exportable` is false)
-    └── ImportFormatError          an import file whose format cannot be recognised at all
+    ├── ImportFormatError          an import file whose format cannot be recognised at all
+    ├── PolicyError                a policy file that does not validate (tutela.policy.problems)
+    ├── PipelineError              submission and processing (tutela.pipeline.errors: QueueFull, ...)
+    └── NetError                   outgoing requests (tutela.net.errors: TargetRefused, FetchTooLarge, ...)
+
+Errors of a domain package live beside it and derive from TutelaError; the API maps each to a 4xx status.
 
 Messages say what happened, name the limit and the value where there is one, and what to do.
 """

@@ -8,6 +8,7 @@ from tutela.cli.admin_cmd import key_app, service_app
 from tutela.cli.bank_cmd import bank_app
 from tutela.cli.demo_cmd import demo_command
 from tutela.cli.hash_cmd import hash_command
+from tutela.cli.policy_cmd import policy_app
 from tutela.cli.scan_cmd import scan_command
 from tutela.cli.serve_cmd import serve_command
 
@@ -25,6 +26,7 @@ app.command("serve")(serve_command)
 app.add_typer(bank_app, name="bank")
 app.add_typer(service_app, name="service")
 app.add_typer(key_app, name="key")
+app.add_typer(policy_app, name="policy")
 
 
 def main() -> None:
