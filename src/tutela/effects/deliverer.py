@@ -1,0 +1,283 @@
+"""Delivering outbox events to platform webhooks: leased, signed, retried, in per-item order.
+
+One round (`deliver_due`):
+1. Claim, in one short write transaction, up to `limit` due deliveries: pending, `next_attempt_at` passed, no
+   live lease, endpoint enabled, and no earlier `item_seq` of the same item to the same endpoint that is not
+   yet delivered. Each row is taken with a compare-and-set UPDATE (state still pending, lease still free), so
+   two deliverers, in this process or another, never hold the same row; the lease lasts
+   `webhook_lease_seconds`.
+2. Send each claimed delivery outside any transaction, through `GuardedTransport` (public targets only unless
+   `allow_private_network_targets`; no redirects followed).
+3. Record each result in its own transaction, only while still holding the lease: 2xx -> delivered; otherwise
+   attempts + 1 and the next attempt after min(cap, base * 2**(attempts - 1)), less up to 50% jitter; after
+   `webhook_max_attempts` -> dead.
+
+Delivery is at least once: a deliverer killed after the platform answered but before step 3 leaves its lease
+to expire, and another deliverer sends the event again. Receivers dedupe by `Tutela-Event-Id`. In the normal
+path (no crash, lease longer than the request timeout) every (event, endpoint) is sent until it succeeds once.
+
+Ordering: a dead delivery still blocks later events of the same item to the same endpoint. A block and its
+later reversal must never be applied out of order, and silently skipping the block would let the reversal
+arrive first. An operator requeues the dead delivery (`retry_dead`) once the endpoint works again, and the
+blocked ones follow in order; `delivery_stats` counts the blocked rows so an alert can fire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import httpx
+from sqlalchemy import ColumnElement, CursorResult, Result, exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from tutela.db.session import Database
+from tutela.db.types import utc_now
+from tutela.effects.models import DeliveryState, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from tutela.effects.signing import (
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    ITEM_SEQ_HEADER,
+    SIGNATURE_HEADER,
+    sign,
+)
+from tutela.net.errors import NetError
+from tutela.net.guard import Resolver
+from tutela.net.transport import GuardedTransport
+from tutela.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PENDING = DeliveryState.PENDING.value
+MAX_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery this deliverer holds the lease on, with everything needed to send it."""
+
+    delivery_id: int
+    attempts: int
+    url: str
+    secret: str
+    event_id: str
+    event_type: str
+    item_seq: int | None
+    body: bytes
+
+
+def event_body(event: OutboxEvent) -> bytes:
+    """The JSON body of an event; the same bytes on every attempt (see docs/webhooks.md)."""
+    envelope = {
+        "id": event.event_id,
+        "type": event.event_type,
+        "created_at": event.created_at.isoformat(),
+        "service_id": event.service_id,
+        "item_id": event.item_id,
+        "item_seq": event.item_seq,
+        "data": json.loads(event.payload),
+    }
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class WebhookDeliverer:
+    """Sends due webhook deliveries; safe to run in several threads or processes at once. Close after use."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        owner: str | None = None,
+        resolver: Resolver | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._database = database
+        self._settings = settings
+        self.owner = owner or f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._rng = rng or random.Random()
+        if settings.webhook_lease_seconds <= settings.webhook_timeout_seconds:
+            log.warning(
+                "webhook_lease_seconds (%s) should exceed webhook_timeout_seconds (%s): a lease that expires "
+                "during a request lets another deliverer send the same event again",
+                settings.webhook_lease_seconds,
+                settings.webhook_timeout_seconds,
+            )
+        guarded = GuardedTransport(
+            transport, allow_private=settings.allow_private_network_targets, resolver=resolver
+        )
+        self._client = httpx.Client(
+            transport=guarded,
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> WebhookDeliverer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def deliver_due(self, limit: int | None = None) -> int:
+        """Claim and send up to `limit` (default: webhook_batch_size) due deliveries; return how many."""
+        claimed = self.claim(limit or self._settings.webhook_batch_size)
+        for delivery in claimed:
+            self.send(delivery)
+        return len(claimed)
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """Deliver until `stop` is set, waiting `interval` seconds whenever a round finds nothing to do."""
+        while not stop.is_set():
+            try:
+                busy = self.deliver_due() > 0
+            except Exception:
+                log.exception("webhook delivery round failed; retrying in %s s", interval)
+                busy = False
+            if not busy:
+                stop.wait(interval)
+
+    def claim(self, limit: int) -> list[ClaimedDelivery]:
+        """Lease up to `limit` due deliveries for `webhook_lease_seconds`, oldest due first."""
+        now = utc_now()
+        lease_until = now + timedelta(seconds=self._settings.webhook_lease_seconds)
+        delivery = WebhookDelivery
+        earlier = aliased(WebhookDelivery)
+        blocked = exists().where(
+            earlier.endpoint_id == delivery.endpoint_id,
+            earlier.item_id == delivery.item_id,
+            earlier.item_seq < delivery.item_seq,
+            earlier.state != DeliveryState.DELIVERED.value,
+        )
+        with self._database.write() as session:
+            candidates = session.scalars(
+                select(delivery.id)
+                .join(WebhookEndpoint, WebhookEndpoint.id == delivery.endpoint_id)
+                .where(
+                    delivery.state == PENDING,
+                    delivery.next_attempt_at <= now,
+                    _lease_free(now),
+                    WebhookEndpoint.enabled.is_(True),
+                    ~blocked,
+                )
+                .order_by(delivery.next_attempt_at, delivery.id)
+                .limit(limit)
+            ).all()
+            claim = (
+                update(delivery)
+                .values(lease_owner=self.owner, lease_expires_at=lease_until)
+                .execution_options(synchronize_session=False)
+            )
+            taken = [
+                delivery_id
+                for delivery_id in candidates
+                if _rowcount(
+                    session.execute(
+                        claim.where(delivery.id == delivery_id, delivery.state == PENDING, _lease_free(now))
+                    )
+                )
+                == 1
+            ]
+            rows = session.execute(
+                select(delivery, OutboxEvent, WebhookEndpoint)
+                .join(OutboxEvent, OutboxEvent.id == delivery.outbox_event_id)
+                .join(WebhookEndpoint, WebhookEndpoint.id == delivery.endpoint_id)
+                .where(delivery.id.in_(taken))
+                .order_by(delivery.next_attempt_at, delivery.id)
+            ).all()
+        return [
+            ClaimedDelivery(
+                delivery_id=row.id,
+                attempts=row.attempts,
+                url=endpoint.url,
+                secret=endpoint.secret,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                item_seq=event.item_seq,
+                body=event_body(event),
+            )
+            for row, event, endpoint in rows
+        ]
+
+    def send(self, delivery: ClaimedDelivery) -> bool:
+        """POST one claimed delivery and record the outcome; True if the endpoint answered 2xx."""
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Tutela-Webhooks",
+            EVENT_ID_HEADER: delivery.event_id,
+            EVENT_TYPE_HEADER: delivery.event_type,
+            SIGNATURE_HEADER: sign(delivery.secret, delivery.body, int(time.time())),
+        }
+        if delivery.item_seq is not None:
+            headers[ITEM_SEQ_HEADER] = str(delivery.item_seq)
+        status: int | None = None
+        error: str | None = None
+        try:
+            request = self._client.build_request("POST", delivery.url, content=delivery.body, headers=headers)
+            response = self._client.send(request, stream=True)
+            response.close()
+            status = response.status_code
+            if not response.is_success:
+                error = f"HTTP {status}"
+        except (httpx.HTTPError, httpx.InvalidURL, NetError) as failure:
+            error = f"{type(failure).__name__}: {failure}"[:MAX_ERROR_CHARS]
+        self._record(delivery, status, error)
+        return error is None
+
+    def _record(self, delivery: ClaimedDelivery, status: int | None, error: str | None) -> None:
+        now = utc_now()
+        values: dict[str, object] = {"lease_owner": None, "lease_expires_at": None, "last_status": status}
+        attempts = delivery.attempts + 1
+        values["attempts"] = attempts
+        values["last_error"] = error
+        if error is None:
+            values.update(state=DeliveryState.DELIVERED.value, delivered_at=now)
+        elif attempts >= self._settings.webhook_max_attempts:
+            values["state"] = DeliveryState.DEAD.value
+            log.warning(
+                "webhook delivery %s is dead after %s attempts: %s", delivery.delivery_id, attempts, error
+            )
+        else:
+            values["next_attempt_at"] = now + timedelta(seconds=self.backoff_seconds(attempts))
+        with self._database.write() as session:
+            updated = _rowcount(
+                session.execute(
+                    update(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.id == delivery.delivery_id,
+                        WebhookDelivery.state == PENDING,
+                        WebhookDelivery.lease_owner == self.owner,
+                    )
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        if updated != 1:
+            log.warning("lost the lease on webhook delivery %s before recording it", delivery.delivery_id)
+
+    def backoff_seconds(self, attempts: int) -> float:
+        """Wait before the next attempt after `attempts` failures: capped doubling, less up to 50% jitter."""
+        base = self._settings.webhook_backoff_base_seconds
+        delay = min(self._settings.webhook_backoff_cap_seconds, base * 2 ** (attempts - 1))
+        return float(delay * (1 - 0.5 * self._rng.random()))
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at <= now)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return cast(CursorResult[Any], result).rowcount
