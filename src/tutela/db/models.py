@@ -7,6 +7,7 @@ module must be listed here, or its migration drifts unnoticed.
 import tutela.auth.keys
 import tutela.banks.models
 import tutela.effects.models
+import tutela.pipeline.models
 import tutela.services.models
 
 __all__ = ["tutela"]

@@ -1,0 +1,73 @@
+"""Reading what a batch of leased jobs needs: evaluation, item, service and the service's disabled banks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from tutela.banks.models import Bank
+from tutela.db.session import Database
+from tutela.pipeline.models import Evaluation, Item
+from tutela.pipeline.queue import LeasedJob
+from tutela.pipeline.records import signal_from_json
+from tutela.pipeline.results import JobContext
+from tutela.services.models import Service, ServiceBank
+from tutela.signals.extract import Extraction
+from tutela.signals.pdq.hasher import PdqResult
+from tutela.signals.pdq.signal import PDQ
+
+UNKNOWN_QUALITY = 100
+"""Matching quality of a submitted PDQ hash sent without one: not low, as for bank entries without a quality.
+The policy sees the quality as sent (None)."""
+
+
+def load_contexts(database: Database, jobs: Sequence[LeasedJob]) -> list[JobContext]:
+    """One context per job, in the jobs' order."""
+    by_evaluation = {job.evaluation_id: job for job in jobs}
+    with database.read() as session:
+        rows = session.execute(
+            select(Evaluation, Item, Service.name)
+            .join(Item, Item.id == Evaluation.item_id)
+            .join(Service, Service.id == Evaluation.service_id)
+            .where(Evaluation.id.in_(by_evaluation))
+        ).all()
+        service_ids = {row[0].service_id for row in rows}
+        disabled: dict[int, set[str]] = {service_id: set() for service_id in service_ids}
+        for service_id, bank_name in session.execute(
+            select(ServiceBank.service_id, Bank.name)
+            .join(Bank, Bank.id == ServiceBank.bank_id)
+            .where(ServiceBank.service_id.in_(service_ids), ServiceBank.enabled.is_(False))
+        ):
+            disabled[service_id].add(bank_name)
+    contexts = {
+        evaluation.id: JobContext(
+            job=by_evaluation[evaluation.id],
+            evaluation_id=evaluation.id,
+            item_id=item.id,
+            service_id=evaluation.service_id,
+            service_name=service_name,
+            content_id=item.content_id,
+            surface=item.surface,
+            jurisdiction=item.jurisdiction,
+            age_band=item.age_band,
+            spool_name=evaluation.spool_name,
+            digest=evaluation.digest,
+            signals=tuple(evaluation.signals) if evaluation.signals is not None else None,
+            disabled_banks=frozenset(disabled[evaluation.service_id]),
+        )
+        for evaluation, item, service_name in rows
+    }
+    return [contexts[job.evaluation_id] for job in jobs if job.evaluation_id in contexts]
+
+
+def signals_extraction(rows: Iterable[dict[str, Any]]) -> Extraction:
+    """An Extraction of precomputed signals, with the PDQ hash as the matcher's PDQ query."""
+    signals = tuple(signal_from_json(row) for row in rows)
+    pdq = next((s for s in signals if s.type == PDQ.name), None)
+    result = None
+    if pdq is not None:
+        quality = UNKNOWN_QUALITY if pdq.quality is None else pdq.quality
+        result = PdqResult(bytes.fromhex(pdq.value), quality, pdq.variant or "")
+    return Extraction(signals=signals, pdq=result)

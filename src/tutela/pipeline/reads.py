@@ -1,0 +1,35 @@
+"""Reading items and evaluations for the API and the CLI (detached snapshots)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tutela.db.session import Database
+from tutela.pipeline.models import Evaluation, Item, Job, JobState
+
+
+def get_evaluation(database: Database, evaluation_id: int) -> Evaluation | None:
+    with database.read() as session:
+        return session.get(Evaluation, evaluation_id)
+
+
+def get_item(database: Database, service_id: int, content_id: str) -> Item | None:
+    with database.read() as session:
+        return session.scalar(
+            select(Item).where(Item.service_id == service_id, Item.content_id == content_id)
+        )
+
+
+def evaluations_of(database: Database, item_id: int) -> list[Evaluation]:
+    """Every evaluation of an item, oldest first."""
+    with database.read() as session:
+        return list(
+            session.scalars(select(Evaluation).where(Evaluation.item_id == item_id).order_by(Evaluation.id))
+        )
+
+
+def queue_depth(database: Database) -> dict[str, int]:
+    """Jobs per state (ready, leased, done, dead), for metrics and health checks."""
+    with database.read() as session:
+        counts = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).tuples().all())
+    return {state.value: int(counts.get(state.value, 0)) for state in JobState}

@@ -1,0 +1,171 @@
+"""Turning one job's extraction and matches into a stored verdict and its outbox event, in one transaction.
+
+The caller opens the write transaction; `store_result` acknowledges the job first (so a worker whose lease
+was taken over stores nothing), then writes the evaluation's signals, matches and verdict, and enqueues the
+platform event. The event carries ids, the verdict and match facts, never content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from tutela.db.types import utc_now
+from tutela.effects.outbox import enqueue
+from tutela.matcher import Match
+from tutela.pipeline.models import Evaluation, EvaluationStatus, Item
+from tutela.pipeline.queue import JobQueue, LeasedJob
+from tutela.pipeline.records import match_to_json, signal_to_json
+from tutela.policy import MatchFact, PolicyInput, Verdict
+from tutela.signals.extract import Extraction
+from tutela.signals.pdq.signal import PDQ
+
+VERDICT_EVENT = "item.verdict"
+SKIPPED_EVENT = "item.skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What the worker read about a leased job's evaluation and item."""
+
+    job: LeasedJob
+    evaluation_id: int
+    item_id: int
+    service_id: int
+    service_name: str
+    content_id: str
+    surface: str
+    jurisdiction: str | None
+    age_band: str | None
+    spool_name: str | None
+    digest: str
+    signals: tuple[dict[str, Any], ...] | None
+    disabled_banks: frozenset[str]
+
+
+def policy_input(context: JobContext, extraction: Extraction, matches: list[Match]) -> PolicyInput:
+    """The policy's facts: context, signals and the matches of banks enabled for the service."""
+    pdq = extraction.signal(PDQ.name)
+    quality = pdq.quality if pdq is not None else None
+    facts = tuple(
+        MatchFact(
+            bank=m.bank,
+            category=m.category,
+            signal_type=m.signal_type,
+            distance=m.distance,
+            entry_id=m.entry_id,
+            quality=quality if m.signal_type == PDQ.name else None,
+        )
+        for m in matches
+    )
+    return PolicyInput(
+        service=context.service_name,
+        surface=context.surface,
+        jurisdiction=context.jurisdiction,
+        age_band=context.age_band,
+        matches=facts,
+        signals=extraction.signals,
+        pdq_quality=quality,
+    )
+
+
+def store_result(
+    session: Session,
+    context: JobContext,
+    extraction: Extraction,
+    matches: list[Match],
+    verdict: Verdict,
+    *,
+    bank_seq: int,
+    retention_hours: float,
+) -> bool:
+    """Acknowledge the job and store the verdict with its event; True when the content is held for review."""
+    JobQueue.ack(session, context.job)
+    now = utc_now()
+    held = bool(verdict.holds)
+    verdict_json = verdict.to_json()
+    match_rows = [match_to_json(m) for m in matches]
+    session.execute(
+        update(Evaluation)
+        .where(Evaluation.id == context.evaluation_id)
+        .values(
+            status=EvaluationStatus.DONE.value,
+            error=None,
+            signals=[signal_to_json(s) for s in extraction.signals],
+            extraction_error=extraction.error,
+            hasher_variant=extraction.pdq.variant if extraction.pdq is not None else None,
+            matches=match_rows,
+            verdict=verdict_json,
+            rules_fired=list(verdict.fired),
+            visibility=verdict.visibility.value,
+            policy_version=verdict.policy_version,
+            bank_seq=bank_seq,
+            automated=verdict.automated,
+            spool_name=context.spool_name if held else None,
+            spool_expires_at=now + timedelta(hours=retention_hours) if held and context.spool_name else None,
+            finished_at=now,
+        )
+    )
+    _touch_item(session, context.item_id)
+    payload = {
+        **_ids(context),
+        "status": EvaluationStatus.DONE.value,
+        "verdict": verdict_json,
+        "matches": [
+            {"bank": m.bank, "category": m.category, "signal_type": m.signal_type, "distance": m.distance}
+            for m in matches
+        ],
+        "policy_version": verdict.policy_version,
+        "bank_seq": bank_seq,
+    }
+    enqueue(
+        session,
+        service_id=context.service_id,
+        item_id=context.item_id,
+        event_type=VERDICT_EVENT,
+        payload=payload,
+    )
+    return held
+
+
+def store_skipped(session: Session, context: JobContext, reason: str, *, policy_version: str) -> None:
+    """Acknowledge a job the policy says must not be scanned; nothing is extracted or matched."""
+    JobQueue.ack(session, context.job)
+    session.execute(
+        update(Evaluation)
+        .where(Evaluation.id == context.evaluation_id)
+        .values(
+            status=EvaluationStatus.SKIPPED.value,
+            skip_reason=reason,
+            policy_version=policy_version,
+            spool_name=None,
+            finished_at=utc_now(),
+        )
+    )
+    _touch_item(session, context.item_id)
+    payload = {**_ids(context), "status": EvaluationStatus.SKIPPED.value, "reason": reason}
+    enqueue(
+        session,
+        service_id=context.service_id,
+        item_id=context.item_id,
+        event_type=SKIPPED_EVENT,
+        payload=payload,
+    )
+
+
+def _ids(context: JobContext) -> dict[str, Any]:
+    return {
+        "item_id": context.item_id,
+        "content_id": context.content_id,
+        "evaluation_id": context.evaluation_id,
+        "digest": context.digest,
+    }
+
+
+def _touch_item(session: Session, item_id: int) -> None:
+    # Takes the item's row lock on PostgreSQL, which orders the outbox's per-item sequence numbers.
+    session.execute(update(Item).where(Item.id == item_id).values(updated_at=utc_now()))

@@ -1,0 +1,112 @@
+"""The pipeline of one process: a decoder pool, a worker thread and the notifier that connects them.
+
+`tutela serve` starts one (embedded deployment) and hands `submit` and `wait_for` to the HTTP API; the tests
+use it the same way. With `start_worker=False` the process only accepts items and waits for verdicts
+produced by `tutela worker` processes (cluster deployment): waits then poll the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+from tutela.pipeline.context import ItemContext, Lane
+from tutela.pipeline.decoder_pool import DecoderHooks, DecoderPool
+from tutela.pipeline.models import Evaluation
+from tutela.pipeline.notify import Notifier, wait_for
+from tutela.pipeline.submit import Submission, submit
+from tutela.pipeline.worker import Worker
+from tutela.policy import ValidatedPolicy, default_policy
+from tutela.signals.base import Signal
+
+if TYPE_CHECKING:
+    from tutela.app import Tutela
+
+
+class PipelineRuntime:
+    """Submit, wait and (optionally) work, for one application object."""
+
+    def __init__(
+        self,
+        app: Tutela,
+        policy: ValidatedPolicy | None = None,
+        *,
+        start_worker: bool = True,
+        decoder_processes: int | None = None,
+        lanes: Collection[Lane] = tuple(Lane),
+        hooks: DecoderHooks | None = None,
+    ) -> None:
+        self.app = app
+        self.policy = policy or default_policy()
+        self.notifier = Notifier()
+        self._start_worker = start_worker
+        self._decoder_processes = decoder_processes
+        self._lanes = tuple(lanes)
+        self._hooks = hooks
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.pool: DecoderPool | None = None
+        self.worker: Worker | None = None
+
+    def start(self) -> None:
+        """Start the decoder pool and the worker thread (no-op without a worker, or when started)."""
+        if not self._start_worker or self._thread is not None:
+            return
+        self.pool = DecoderPool.from_settings(
+            self.app.settings, size=self._decoder_processes, hooks=self._hooks
+        )
+        self.worker = Worker(self.app, self.pool, self.policy, lanes=self._lanes, notifier=self.notifier)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.worker.run, args=(self._stop,), name="tutela-worker")
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the worker after its current round, then the decoder processes."""
+        self._stop.set()
+        self.notifier.job_added()  # wake the worker if it is idle
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def __enter__(self) -> PipelineRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def submit(
+        self,
+        *,
+        service_id: int,
+        content_id: str,
+        context: ItemContext,
+        content: bytes | None = None,
+        signals: Sequence[Signal] | None = None,
+        lane: Lane = Lane.LIVE,
+    ) -> Submission:
+        """`tutela.pipeline.submit`, waking this process's worker."""
+        return submit(
+            self.app,
+            service_id=service_id,
+            content_id=content_id,
+            context=context,
+            content=content,
+            signals=signals,
+            lane=lane,
+            notifier=self.notifier,
+        )
+
+    def wait_for(self, evaluation_id: int, timeout: float) -> Evaluation | None:
+        """The finished evaluation, or None after `timeout` seconds."""
+        return wait_for(
+            self.app.database,
+            evaluation_id,
+            timeout,
+            notifier=self.notifier,
+            poll_seconds=self.app.settings.wait_poll_seconds,
+        )

@@ -1,0 +1,196 @@
+"""The worker: lease jobs, extract in the decoder pool, match, evaluate the policy, store the verdict.
+
+One loop serves both deployments: `tutela serve` runs it on a background thread, `tutela worker` in its own
+process. Each round it leases a batch (live lane first), brings the match index up to the bank change log
+(after leasing, so an item accepted after a bank change commits is matched against it), extracts content
+in parallel in the decoder pool, matches the batch at once, and stores each job's verdict and outbox event
+in one transaction that also acknowledges the job. Spooled content is deleted after that commit unless the
+verdict holds it for review. Idle, it keeps following the bank change feed every `index_sync_seconds`.
+
+Failures: a decoder crash or timeout counts an attempt (retried with backoff, dead after job_max_attempts);
+missing or unreadable spooled content is dead at once; a lost lease discards the result (the new owner
+stores it). A worker killed at any point loses nothing: its leases expire and the jobs run again, and a job
+whose result committed is never run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from tutela.matcher import Match
+from tutela.pipeline.context import Lane
+from tutela.pipeline.decoder_pool import DecoderPool
+from tutela.pipeline.errors import DecoderError, LeaseLost, SpoolError
+from tutela.pipeline.jobs import load_contexts, signals_extraction
+from tutela.pipeline.notify import Notifier
+from tutela.pipeline.queue import JobQueue, LeasedJob, QueueLimits
+from tutela.pipeline.results import JobContext, policy_input, store_result, store_skipped
+from tutela.pipeline.retention import sweep_spool
+from tutela.pipeline.spool import spool_for
+from tutela.policy import ValidatedPolicy
+from tutela.signals.extract import Extraction
+
+if TYPE_CHECKING:
+    from tutela.app import Tutela
+
+logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 60.0
+"""How often a worker runs the spool retention sweep."""
+
+
+def default_owner() -> str:
+    """host:pid:random, unique per worker instance."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Processes jobs of one application; `run(stop_event)` loops until the event is set."""
+
+    def __init__(
+        self,
+        app: Tutela,
+        pool: DecoderPool,
+        policy: ValidatedPolicy,
+        *,
+        owner: str | None = None,
+        lanes: Collection[Lane] = tuple(Lane),
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.app = app
+        self.pool = pool
+        self.policy = policy
+        self.owner = owner or default_owner()
+        self.lanes = tuple(lanes)
+        self.notifier = notifier
+        self.queue = JobQueue(app.database, QueueLimits.from_settings(app.settings))
+        self.spool = spool_for(app.settings)
+        self._last_sync = 0.0
+        self._last_sweep = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set; an unexpected error is logged and the loop goes on."""
+        settings = self.app.settings
+        idle_wait = min(settings.worker_poll_seconds, settings.index_sync_seconds)
+        while not stop.is_set():
+            try:
+                if self.step():
+                    continue
+            except Exception:
+                logger.exception("worker %s: round failed; retrying", self.owner)
+            if self.notifier is not None:
+                self.notifier.wait_for_jobs(idle_wait)
+            else:
+                stop.wait(idle_wait)
+
+    def step(self) -> int:
+        """One round: follow the bank feed, sweep if due, process one leased batch; returns jobs leased."""
+        now = time.monotonic()
+        if now - self._last_sync >= self.app.settings.index_sync_seconds:
+            self._sync()
+        if now - self._last_sweep >= SWEEP_INTERVAL_SECONDS:
+            self._last_sweep = now
+            sweep_spool(
+                self.app.database,
+                self.spool,
+                orphan_grace_seconds=self.app.settings.spool_orphan_grace_seconds,
+            )
+        if not self.queue.has_work(self.lanes):
+            return 0
+        jobs = self.queue.lease(self.owner, self.app.settings.worker_batch_size, self.lanes)
+        if jobs:
+            self._sync()
+            self._process(jobs)
+        return len(jobs)
+
+    def _sync(self) -> None:
+        self.app.matcher.sync()
+        self._last_sync = time.monotonic()
+
+    def _process(self, jobs: Sequence[LeasedJob]) -> None:
+        contexts = load_contexts(self.app.database, jobs)
+        scanned: list[JobContext] = []
+        for context in contexts:
+            ok, reason = self.policy.should_scan(context.service_name, context.surface, context.jurisdiction)
+            if ok:
+                scanned.append(context)
+            else:
+                self._finish_skipped(context, reason)
+        extracted = self._extract_all(scanned)
+        ready = [(c, e) for c, e in zip(scanned, extracted, strict=True) if e is not None]
+        bank_seq = self.app.matcher.seq
+        all_matches = self.app.matcher.match_many([e for _, e in ready])
+        for (context, extraction), matches in zip(ready, all_matches, strict=True):
+            wanted = [m for m in matches if m.bank not in context.disabled_banks]
+            self._finish(context, extraction, wanted, bank_seq)
+        if self.notifier is not None:
+            self.notifier.evaluations_finished()
+
+    def _extract_all(self, contexts: Sequence[JobContext]) -> list[Extraction | None]:
+        """Extractions in order; None where the job failed (already recorded)."""
+        content = [c for c in contexts if c.spool_name is not None]
+        if len(content) > 1 and self.pool.size > 1:
+            with ThreadPoolExecutor(
+                min(self.pool.size, len(content)), thread_name_prefix="tutela-extract"
+            ) as ex:
+                return list(ex.map(self._extract, contexts))
+        return [self._extract(c) for c in contexts]
+
+    def _extract(self, context: JobContext) -> Extraction | None:
+        if context.spool_name is None:
+            return signals_extraction(context.signals or ())
+        try:
+            data = self.spool.read(context.spool_name)
+        except SpoolError as exc:
+            self._fail(context.job, str(exc), permanent=True)
+            return None
+        try:
+            return self.pool.extract(data)
+        except DecoderError as exc:
+            self._fail(context.job, str(exc))
+            return None
+
+    def _finish(
+        self, context: JobContext, extraction: Extraction, matches: list[Match], bank_seq: int
+    ) -> None:
+        verdict = self.policy.evaluate(policy_input(context, extraction, matches))
+        try:
+            with self.app.database.write() as session:
+                held = store_result(
+                    session,
+                    context,
+                    extraction,
+                    matches,
+                    verdict,
+                    bank_seq=bank_seq,
+                    retention_hours=self.app.settings.spool_retention_hours,
+                )
+        except LeaseLost as exc:
+            logger.warning("worker %s: %s", self.owner, exc)
+            return
+        if context.spool_name is not None and not held:
+            self.spool.delete(context.spool_name)
+
+    def _finish_skipped(self, context: JobContext, reason: str) -> None:
+        try:
+            with self.app.database.write() as session:
+                store_skipped(session, context, reason, policy_version=self.policy.version)
+        except LeaseLost as exc:
+            logger.warning("worker %s: %s", self.owner, exc)
+            return
+        if context.spool_name is not None:
+            self.spool.delete(context.spool_name)
+
+    def _fail(self, job: LeasedJob, error: str, *, permanent: bool = False) -> None:
+        state = self.queue.fail(job, error, permanent=permanent)
+        logger.warning(
+            "worker %s: job %d attempt %d failed (%s): %s", self.owner, job.id, job.attempt, state, error
+        )

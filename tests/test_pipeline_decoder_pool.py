@@ -1,0 +1,61 @@
+"""The decoder pool: long-lived children; a crashed or hung one is replaced and the pool keeps serving."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline_support import HOOKS, image, pdq_of
+from tutela.pipeline import DecoderCrashed, DecoderPool, DecoderTimedOut
+from tutela.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DecoderPool]:
+    settings = Settings(data_dir=Path(tmp_path_factory.mktemp("pool")), decoder_timeout_seconds=2.0)
+    with DecoderPool.from_settings(settings, size=2, hooks=HOOKS) as built:
+        yield built
+
+
+def test_extracts_the_same_signals_as_in_process(pool: DecoderPool) -> None:
+    data = image(1)
+    extraction = pool.extract(data)
+    assert extraction.signal("pdq") == pdq_of(data)
+    assert {s.type for s in extraction.signals} == {"pdq", "md5", "sha1", "sha256"}
+
+
+def test_undecodable_content_is_an_extraction_error_not_a_crash(pool: DecoderPool) -> None:
+    extraction = pool.extract(b"not an image")
+    assert extraction.pdq is None
+    assert extraction.error_type == "UnsupportedMedia"
+    assert extraction.signal("sha256") is not None
+
+
+def test_children_are_reused(pool: DecoderPool) -> None:
+    before = pool.replaced
+    for seed in range(6):
+        pool.extract(image(seed, 48))
+    assert pool.replaced == before
+
+
+def test_a_crashing_child_is_replaced(pool: DecoderPool) -> None:
+    before = pool.replaced
+    with pytest.raises(DecoderCrashed, match="exited with 70"):
+        pool.extract(b"CRASH!" + image(2))
+    assert pool.replaced == before + 1
+    assert pool.extract(image(3)).pdq is not None
+
+
+def test_a_hung_child_is_killed_and_replaced_while_the_other_keeps_serving(pool: DecoderPool) -> None:
+    before = pool.replaced
+    with ThreadPoolExecutor(1) as threads:
+        hung = threads.submit(pool.extract, b"HANG!")
+        served = [pool.extract(image(seed, 48)).pdq is not None for seed in range(5)]
+        with pytest.raises(DecoderTimedOut, match="TUTELA_DECODER_TIMEOUT_SECONDS"):
+            hung.result()
+    assert all(served)
+    assert pool.replaced == before + 1
+    assert pool.extract(image(4)).pdq is not None
