@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tutela.db import Database, create_engine, upgrade
 from tutela.effects import (
@@ -280,13 +280,13 @@ def test_disabled_endpoint_gets_nothing_until_enabled(
     service_id = add_service(database, receiver.url)
     add_event(database, service_id, 1, "block")
     with database.write() as session:
-        session.execute(WebhookEndpoint.__table__.update().values(enabled=False))
+        session.execute(update(WebhookEndpoint).values(enabled=False))
     with WebhookDeliverer(database, settings) as deliverer:
         assert deliverer.deliver_due() == 0
         stats = delivery_stats(database)
         assert stats.pending == 1
         assert stats.oldest_pending_seconds is not None
         with database.write() as session:
-            session.execute(WebhookEndpoint.__table__.update().values(enabled=True))
+            session.execute(update(WebhookEndpoint).values(enabled=True))
         assert deliverer.deliver_due() == 1
     assert len(receiver.received) == 1

@@ -28,7 +28,7 @@ def documented_verify() -> Verifier:
     exec(compile(match.group(1), str(DOCS), "exec"), namespace)
     function = namespace["verify_tutela_signature"]
     assert callable(function)
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def test_sign_has_the_documented_format() -> None:

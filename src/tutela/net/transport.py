@@ -9,6 +9,8 @@ rebinding cannot swap the address after the check.
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 
 from tutela.net.guard import Resolver, check_target
@@ -24,9 +26,25 @@ class GuardedTransport(httpx.BaseTransport):
         allow_private: bool,
         resolver: Resolver | None = None,
     ) -> None:
-        self._inner = inner if inner is not None else httpx.HTTPTransport(trust_env=False)
+        self._inner = inner
         self._allow_private = allow_private
         self._resolver = resolver
+        self._per_host: dict[str, httpx.BaseTransport] = {}
+        self._lock = threading.Lock()
+
+    def _transport_for(self, host: str) -> httpx.BaseTransport:
+        """The given transport, or one connection pool per host name.
+
+        The pool is keyed by the IP address it connects to; sharing it between names would let a TLS
+        connection verified for one name carry requests for another name on the same address.
+        """
+        if self._inner is not None:
+            return self._inner
+        with self._lock:
+            transport = self._per_host.get(host)
+            if transport is None:
+                transport = self._per_host[host] = httpx.HTTPTransport(trust_env=False)
+            return transport
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         target = check_target(request.url, self._allow_private, self._resolver)
@@ -43,11 +61,16 @@ class GuardedTransport(httpx.BaseTransport):
                 extensions=extensions,
             )
             try:
-                return self._inner.handle_request(pinned)
+                return self._transport_for(target.host).handle_request(pinned)
             except httpx.ConnectError as error:
                 last_error = error
         assert last_error is not None  # check_target returns at least one address
         raise last_error
 
     def close(self) -> None:
-        self._inner.close()
+        if self._inner is not None:
+            self._inner.close()
+        with self._lock:
+            for transport in self._per_host.values():
+                transport.close()
+            self._per_host.clear()
