@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks; nothing here is used at run time."""
