@@ -7,6 +7,7 @@ point runs the same code path against the same state.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from tutela.auth.keys import KeyStore
 from tutela.banks.changes import Change
@@ -14,9 +15,13 @@ from tutela.banks.store import BankStore
 from tutela.db.engine import create_engine
 from tutela.db.migrate import upgrade
 from tutela.db.session import Database
+from tutela.effects.deliverer import WebhookDeliverer
 from tutela.matcher import Matcher
 from tutela.ops.background import Background
 from tutela.ops.metrics import Metrics
+from tutela.pipeline.runtime import PipelineRuntime
+from tutela.policy import default_policy
+from tutela.policy import load as load_policy
 from tutela.services.store import ServiceStore
 from tutela.settings import Settings
 
@@ -53,12 +58,27 @@ class Tutela:
         """Apply this process's own bank changes to the index at once (other processes' via the sync loop)."""
         self.matcher.sync()
 
+    @cached_property
+    def pipeline(self) -> PipelineRuntime:
+        """Submit and wait for items; its worker runs here only when `run_workers` is set (embedded)."""
+        policy = load_policy(self.settings.policy_file) if self.settings.policy_file else default_policy()
+        return PipelineRuntime(self, policy, start_worker=self.settings.run_workers)
+
     def start_background(self) -> None:
-        """Start the in-process background loops: index sync (and, when present, workers and deliverers)."""
+        """Start in-process loops: index sync always; pipeline worker and webhook delivery when embedded."""
         self._background.every(self.settings.index_sync_seconds, "index-sync", self.matcher.sync)
+        if self.settings.run_workers:
+            deliverer = WebhookDeliverer(self.database, self.settings)
+            self._background.thread(
+                "webhooks", lambda stop: deliverer.run(stop, self.settings.webhook_poll_seconds)
+            )
+            self._background.on_stop(deliverer.close)
         self._background.start()
+        self.pipeline.start()
 
     def stop_background(self) -> None:
+        if "pipeline" in self.__dict__:
+            self.pipeline.stop()
         self._background.stop()
 
     def close(self) -> None:

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         description="PDQ threshold used when the query or the bank entry is low quality (below "
         "pdq_min_quality); unset (the default), low-quality hashes never match perceptually and flat content "
         "matches only through exact digests. Measured by bench/low_quality.py: unrelated flat images share "
-        "hashes exactly (solid black and solid mid-grey), so no threshold, 0 included, keeps them apart.",
+        "hashes exactly (a dark grey and a near-white image), so no threshold, 0 included, keeps them apart.",
     )
     serve_host: str = Field(
         default="127.0.0.1",
@@ -95,6 +95,25 @@ class Settings(BaseSettings):
         default=0.1,
         gt=0,
         description="How often each process applies bank changes made by other processes to its match index.",
+    )
+    policy_file: Path | None = Field(
+        default=None,
+        description="Policy rules (YAML, docs/policy.md) the pipeline evaluates; default: the built-in pack.",
+    )
+    wait_max_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest a POST /v1/items?wait=true request waits for the verdict before answering 202.",
+    )
+    webhook_poll_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        description="How often the in-process webhook deliverer looks for due deliveries when idle.",
+    )
+    run_workers: bool = Field(
+        default=True,
+        description="Whether `tutela serve` runs pipeline workers and webhook delivery in its own process "
+        "(embedded deployment); false when separate `tutela worker` processes do that work.",
     )
     scan_workers: int | None = Field(
         default=None,

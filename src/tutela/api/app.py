@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 
 from tutela import __version__
 from tutela.api import errors
-from tutela.api.routes import banks, hma, ops
+from tutela.api.routes import banks, hma, items, ops, services
 from tutela.app import Tutela
 from tutela.ops.metrics import Metrics
 
@@ -47,7 +47,7 @@ def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
         tutela.metrics = Metrics()
     errors.install(app)
     _install_request_metrics(app, tutela.metrics)
-    for router in (ops.router, banks.router, hma.router):
+    for router in (ops.router, items.router, banks.router, services.router, hma.router):
         app.include_router(router)
     return app
 

@@ -6,8 +6,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from tutela import errors
+from tutela.net import errors as net_errors
+from tutela.pipeline import errors as pipeline_errors
 
 STATUS: list[tuple[type[errors.TutelaError], int]] = [
+    (pipeline_errors.QueueFull, 429),
+    (pipeline_errors.InvalidSubmission, 422),
+    (pipeline_errors.UnknownEvaluation, 404),
+    (net_errors.FetchTooLarge, 413),
+    (net_errors.TargetRefused, 422),
+    (net_errors.NetError, 422),
     (errors.MediaTooLarge, 413),
     (errors.UnsupportedMedia, 415),
     (errors.DecodeTimeout, 422),

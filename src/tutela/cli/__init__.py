@@ -11,6 +11,7 @@ from tutela.cli.hash_cmd import hash_command
 from tutela.cli.policy_cmd import policy_app
 from tutela.cli.scan_cmd import scan_command
 from tutela.cli.serve_cmd import serve_command
+from tutela.cli.settings_cmd import settings_command
 
 app = typer.Typer(
     name="tutela",
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command("hash")(hash_command)
 app.command("scan")(scan_command)
 app.command("demo")(demo_command)
+app.command("settings")(settings_command)
 app.command("serve")(serve_command)
 app.add_typer(bank_app, name="bank")
 app.add_typer(service_app, name="service")

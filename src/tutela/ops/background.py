@@ -28,6 +28,7 @@ class Background:
         self._loops: list[_Loop] = []
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._on_stop: list[Callable[[], object]] = []
 
     @property
     def stop_event(self) -> threading.Event:
@@ -43,6 +44,10 @@ class Background:
         """Run `target(stop_event)` on its own thread once started; it must return when the event is set."""
         self._loops.append(_Loop(name, 0.0, lambda: target(self._stop)))
 
+    def on_stop(self, cleanup: Callable[[], object]) -> None:
+        """Run `cleanup` after the loops have stopped (closing clients they used)."""
+        self._on_stop.append(cleanup)
+
     def start(self) -> None:
         if self._threads:
             return
@@ -57,6 +62,9 @@ class Background:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        for cleanup in self._on_stop:
+            cleanup()
+        self._on_stop.clear()
 
     def _run(self, loop: _Loop) -> None:
         if loop.interval <= 0:
