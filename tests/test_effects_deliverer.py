@@ -226,7 +226,12 @@ def test_dead_event_keeps_blocking_the_items_later_events(database: Database, se
 def test_a_crashed_deliverers_lease_expires_and_another_delivers_once(
     database: Database, tmp_path: Path, receiver: WebhookReceiver
 ) -> None:
-    settings = Settings(data_dir=tmp_path, allow_private_network_targets=True, webhook_lease_seconds=0.3)
+    settings = Settings(
+        data_dir=tmp_path,
+        allow_private_network_targets=True,
+        webhook_lease_seconds=0.3,
+        webhook_timeout_seconds=0.1,
+    )
     service_id = add_service(database, receiver.url)
     add_event(database, service_id, 3, "block")
     with (
@@ -241,6 +246,24 @@ def test_a_crashed_deliverers_lease_expires_and_another_delivers_once(
     assert len(receiver.received) == 1
     [row] = deliveries(database)
     assert (row.state, row.attempts, row.lease_owner) == ("delivered", 1, None)
+
+
+def test_a_lease_shorter_than_the_timeout_is_not_used_to_send(
+    database: Database, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        allow_private_network_targets=True,
+        webhook_lease_seconds=1,
+        webhook_timeout_seconds=2,
+    )
+    service_id = add_service(database, receiver.url)
+    add_event(database, service_id, 3, "block")
+    with WebhookDeliverer(database, settings) as deliverer:
+        assert deliverer.deliver_due() == 1
+    assert receiver.received == []
+    [row] = deliveries(database)
+    assert (row.state, row.attempts) == ("pending", 0)
 
 
 def test_two_deliverers_never_claim_the_same_rows(database: Database, settings: Settings) -> None:

@@ -73,6 +73,7 @@ class ClaimedDelivery:
     event_type: str
     item_seq: int | None
     body: bytes
+    lease_expires_at: datetime
 
 
 def event_body(event: OutboxEvent) -> bytes:
@@ -208,12 +209,24 @@ class WebhookDeliverer:
                 event_type=event.event_type,
                 item_seq=event.item_seq,
                 body=event_body(event),
+                lease_expires_at=lease_until,
             )
             for row, event, endpoint in rows
         ]
 
     def send(self, delivery: ClaimedDelivery) -> bool:
-        """POST one claimed delivery and record the outcome; True if the endpoint answered 2xx."""
+        """POST one claimed delivery and record the outcome; True if the endpoint answered 2xx.
+
+        A delivery whose lease would run out before the request's timeout is not sent (its lease lapses and a
+        later round claims it again, with no attempt counted), so a slow batch cannot outlive its leases
+        and let another deliverer send the same rows at the same time.
+        """
+        timeout = timedelta(seconds=self._settings.webhook_timeout_seconds)
+        if utc_now() + timeout >= delivery.lease_expires_at:
+            log.info(
+                "lease on webhook delivery %s too short to send it now; left for later", delivery.delivery_id
+            )
+            return False
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Tutela-Webhooks",
