@@ -19,10 +19,12 @@ from tutela.matcher import Match
 from tutela.media import MediaLimits
 from tutela.scan.hashing import HashJob
 from tutela.scan.runner import ScanRow, ScanSummary, scan
+from tutela.services import Service
 from tutela.signals.extract import extract
 from tutela.signals.pdq.signal import PdqMode
 
 DEMO_BANK = "demo-known"
+DEMO_SERVICE = "demo"
 BANK_PICTURES = 12
 UNRELATED_PICTURES = 4
 
@@ -56,6 +58,14 @@ def build_bank(app: Tutela, folder: Path) -> None:
         extraction = extract(data, limits)
         for signal in extraction.signals:
             app.banks.add_entry(DEMO_BANK, signal, source_id=f"known-{seed:02d}", added_by="demo")
+
+
+def ensure_service(app: Tutela) -> Service:
+    """The demo service, created on first use."""
+    try:
+        return app.services.get(DEMO_SERVICE)
+    except NotFound:
+        return app.services.create(DEMO_SERVICE, "Demo platform created by `make run`")
 
 
 def write_incoming(folder: Path) -> Path:
