@@ -11,13 +11,22 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 
 from tutela import __version__
 from tutela.api import errors
 from tutela.api.routes import banks, hma, items, ops, services
 from tutela.app import Tutela
 from tutela.ops.metrics import Metrics
+
+ROUTERS: tuple[APIRouter, ...] = (ops.router, items.router, banks.router, services.router, hma.router)
+"""Every router the app serves, in order; tests walk these (FastAPI nests included routers)."""
+
+
+def api_routes() -> list[APIRoute]:
+    """Every API route with its full path, for the permission and documentation tests."""
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
 
 
 def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
@@ -47,7 +56,7 @@ def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
         tutela.metrics = Metrics()
     errors.install(app)
     _install_request_metrics(app, tutela.metrics)
-    for router in (ops.router, items.router, banks.router, services.router, hma.router):
+    for router in ROUTERS:
         app.include_router(router)
     return app
 
