@@ -31,5 +31,7 @@ def evaluations_of(database: Database, item_id: int) -> list[Evaluation]:
 def queue_depth(database: Database) -> dict[str, int]:
     """Jobs per state (ready, leased, done, dead), for metrics and health checks."""
     with database.read() as session:
-        counts = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).tuples().all())
+        counts = {
+            row[0]: row[1] for row in session.execute(select(Job.state, func.count()).group_by(Job.state))
+        }
     return {state.value: int(counts.get(state.value, 0)) for state in JobState}
