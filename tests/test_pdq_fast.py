@@ -46,6 +46,8 @@ def test_jpeg_is_decoded_reduced_in_luma_only() -> None:
     image, full_size = decode_for_fast(encode(photo_like(7)))
     assert full_size == (1920, 1080)
     assert (image.mode, image.size) == ("L", (480, 270))
+    eighth, _ = decode_for_fast(encode(photo_like(7)), jpeg_min_side=128)
+    assert eighth.size == (240, 135)
 
 
 FORMATS_MODES_SIZES = [

@@ -142,10 +142,11 @@ def _luma(image: Image.Image) -> Image.Image:
 
 
 def _scale_of(reduced: tuple[int, int], full_size: tuple[int, int]) -> int:
-    scale = max(1, round(full_size[0] / reduced[0]))
-    if any(-(-f // scale) != r for f, r in zip(full_size, reduced, strict=True)):
-        raise ValueError(f"image size {reduced} is not a 1/s reduction of the full size {full_size}")
-    return scale
+    """The JPEG scale s (2, 4 or 8) at which a full_size image decodes to `reduced` (ceil(side / s))."""
+    for scale in _SCALES:
+        if all(-(-f // scale) == r for f, r in zip(full_size, reduced, strict=True)):
+            return scale
+    raise ValueError(f"image size {reduced} is not a 1/s reduction of the full size {full_size}")
 
 
 def fast_buffer(image: Image.Image, full_size: tuple[int, int]) -> F32:
