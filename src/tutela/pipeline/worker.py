@@ -21,8 +21,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -130,23 +131,35 @@ class Worker:
         self._last_sync = time.monotonic()
 
     def _process(self, jobs: Sequence[LeasedJob]) -> None:
-        contexts = load_contexts(self.app.database, jobs)
+        try:
+            self._process_batch(load_contexts(self.app.database, jobs))
+        finally:
+            if self.notifier is not None:
+                self.notifier.evaluations_finished()
+
+    def _process_batch(self, contexts: Sequence[JobContext]) -> None:
         scanned: list[JobContext] = []
         for context in contexts:
             ok, reason = self.policy.should_scan(context.service_name, context.surface, context.jurisdiction)
             if ok:
                 scanned.append(context)
             else:
-                self._finish_skipped(context, reason)
+                self._guarded(context, partial(self._finish_skipped, context, reason))
         extracted = self._extract_all(scanned)
         ready = [(c, e) for c, e in zip(scanned, extracted, strict=True) if e is not None]
-        bank_seq = self.app.matcher.seq
+        seq = self.app.matcher.seq
         all_matches = self.app.matcher.match_many([e for _, e in ready])
         for (context, extraction), matches in zip(ready, all_matches, strict=True):
             wanted = [m for m in matches if m.bank not in context.disabled_banks]
-            self._finish(context, extraction, wanted, bank_seq)
-        if self.notifier is not None:
-            self.notifier.evaluations_finished()
+            self._guarded(context, partial(self._finish, context, extraction, wanted, seq))
+
+    def _guarded(self, context: JobContext, finish: Callable[[], None]) -> None:
+        """Run one job's last step; an unexpected error fails only that job (counted as an attempt)."""
+        try:
+            finish()
+        except Exception as exc:
+            logger.exception("worker %s: job %d failed unexpectedly", self.owner, context.job.id)
+            self._fail(context.job, f"{type(exc).__name__}: {exc}")
 
     def _extract_all(self, contexts: Sequence[JobContext]) -> list[Extraction | None]:
         """Extractions in order; None where the job failed (already recorded)."""
