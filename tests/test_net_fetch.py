@@ -161,3 +161,9 @@ def test_fetch_max_bytes_defaults_to_max_media_bytes() -> None:
     settings = Settings()
     assert settings.fetch_max_bytes is None
     assert Settings.model_fields["fetch_max_bytes"].description is not None
+
+
+def test_unparseable_url_is_refused_not_a_crash() -> None:
+    """Found by the schemathesis run: a control character in the URL used to escape as httpx.InvalidURL."""
+    with pytest.raises(TargetRefused, match="invalid URL"):
+        fetch("h\x1c://x", max_bytes=10, timeout=1, allow_private=False)

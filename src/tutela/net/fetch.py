@@ -37,7 +37,10 @@ def fetch(
     deadline = time.monotonic() + timeout
     guarded = GuardedTransport(transport, allow_private=allow_private, resolver=resolver)
     with httpx.Client(transport=guarded, follow_redirects=False, trust_env=False) as client:
-        current = httpx.URL(url)
+        try:
+            current = httpx.URL(url)
+        except httpx.InvalidURL as error:
+            raise TargetRefused(f"invalid URL {url[:200]!r}: {error}") from error
         for _ in range(MAX_REDIRECTS + 1):
             remaining = _remaining(deadline, timeout)
             request = client.build_request(
