@@ -190,31 +190,40 @@ class PdqIndex:
         snap = self._store.snapshot()
         rows = sum(size for _, size in snap)
         n = q.shape[0]
-        tasks: list[Task] = []
+        # One list of tasks per worker; the calling thread runs the first list itself (one hand-off fewer).
+        workers: list[list[Task]]
         if self.threads == 1 or rows < PARALLEL_MIN_ROWS:
-            tasks = [(seg, 0, size, 0, n) for seg, size in snap]
-        elif n == 1:  # one query: split every segment's rows
+            workers = [[(seg, 0, size, 0, n) for seg, size in snap]]
+        elif n == 1:  # one query: every worker takes a share of every segment's rows
+            workers = [[] for _ in range(self.threads)]
             for seg, size in snap:
                 cuts = np.linspace(0, size, self.threads + 1).astype(int).tolist()
-                tasks += [(seg, lo, hi, 0, 1) for lo, hi in itertools.pairwise(cuts) if hi > lo]
+                for w, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+                    workers[w].append((seg, lo, hi, 0, 1))
         else:  # a batch: split the queries, each worker scans all rows block by block
             cuts = np.linspace(0, n, min(self.threads, n) + 1).astype(int).tolist()
-            tasks = [(seg, 0, size, a, b) for a, b in itertools.pairwise(cuts) for seg, size in snap]
+            workers = [[(seg, 0, size, a, b) for seg, size in snap] for a, b in itertools.pairwise(cuts)]
 
-        def run(task: Task) -> Found:
-            seg, lo, hi, a, b = task
-            out = k.scan_batch(
-                seg.words, lo, hi, seg.slots, seg.flags, q[a:b], qmax[a:b], qlq[a:b],
-                bank_thr, bank_on, self.low_quality_threshold,
-            )  # fmt: skip
-            out[:, 0] += a
-            return seg, out
+        def run(tasks: list[Task]) -> list[Found]:
+            found = []
+            for seg, lo, hi, a, b in tasks:
+                out = k.scan_batch(
+                    seg.words, lo, hi, seg.slots, seg.flags, q[a:b], qmax[a:b], qlq[a:b],
+                    bank_thr, bank_on, self.low_quality_threshold,
+                )  # fmt: skip
+                out[:, 0] += a
+                found.append((seg, out))
+            return found
 
-        if len(tasks) < 2 or self.threads == 1:
-            return _split([run(t) for t in tasks], n, bank_ids)
+        if len(workers) == 1:
+            return _split(run(workers[0]), n, bank_ids)
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="tutela-pdq")
-        return _split(list(self._pool.map(run, tasks)), n, bank_ids)
+            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="tutela-pdq")
+        others = [self._pool.submit(run, tasks) for tasks in workers[1:]]
+        found = run(workers[0])
+        for fut in others:
+            found += fut.result()
+        return _split(found, n, bank_ids)
 
     def close(self) -> None:
         """Stop the worker threads (they also stop at interpreter exit)."""
