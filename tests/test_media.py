@@ -135,3 +135,10 @@ def test_exif_orientation_recorded(limits: MediaLimits) -> None:
 def test_jpeg_draft_decodes_reduced(limits: MediaLimits) -> None:
     media = open_media(malformed.jpeg((1920, 1080)), limits)
     assert media.image(draft=(240, 135)).size == (240, 135)
+
+
+def test_jpeg_luma_decode(limits: MediaLimits) -> None:
+    media = open_media(malformed.jpeg((640, 480)), limits)
+    assert media.image(luma=True).mode == "L"
+    assert media.image(draft=(160, 120), luma=True).size == (160, 120)
+    assert media.image().mode == "RGB"

@@ -19,6 +19,7 @@ from tutela.banks.changes import changes_since, current_seq
 from tutela.banks.models import Bank, BankEntry, ChangeOp
 from tutela.db.session import Database
 from tutela.matching import ExactIndex, PdqIndex
+from tutela.matching.warmup import warm_up_matching
 from tutela.signals.extract import Extraction
 from tutela.signals.pdq.signal import PDQ
 
@@ -75,6 +76,7 @@ class Matcher:
 
     def load(self) -> None:
         """Load every bank and entry, remembering the change sequence the snapshot corresponds to."""
+        warm_up_matching()
         with self._sync_lock, self._database.read() as session:
             self._seq = current_seq(session)
             for bank in session.scalars(select(Bank)):

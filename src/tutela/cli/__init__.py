@@ -12,6 +12,7 @@ from tutela.cli.policy_cmd import policy_app
 from tutela.cli.scan_cmd import scan_command
 from tutela.cli.serve_cmd import serve_command
 from tutela.cli.settings_cmd import settings_command
+from tutela.cli.worker_cmd import worker_command
 
 app = typer.Typer(
     name="tutela",
@@ -25,6 +26,7 @@ app.command("scan")(scan_command)
 app.command("demo")(demo_command)
 app.command("settings")(settings_command)
 app.command("serve")(serve_command)
+app.command("worker")(worker_command)
 app.add_typer(bank_app, name="bank")
 app.add_typer(service_app, name="service")
 app.add_typer(key_app, name="key")

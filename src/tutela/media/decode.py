@@ -51,17 +51,20 @@ class Media:
     orientation: int | None
     limits: MediaLimits = field(repr=False)
 
-    def image(self, draft: tuple[int, int] | None = None) -> Image.Image:
+    def image(self, draft: tuple[int, int] | None = None, *, luma: bool = False) -> Image.Image:
         """Decode the first frame; `draft` lets JPEG decode at 1/2-1/8 scale in the DCT domain.
 
         With a draft size the returned image may be smaller than (width, height), never smaller than draft.
-        Raises CorruptMedia for truncated or malformed data, DecodeTimeout past the time limit.
+        `luma` asks a colour JPEG for its Y channel only (mode L), skipping chroma upsampling and colour
+        conversion; other formats and modes are decoded as stored. Raises CorruptMedia for truncated or
+        malformed data, DecodeTimeout past the time limit.
         """
         with deadline(self.limits.max_decode_seconds):
             try:
                 image = Image.open(io.BytesIO(self.data), formats=[self.format.value])
-                if draft is not None and self.format is MediaFormat.JPEG:
-                    image.draft(image.mode, draft)
+                if self.format is MediaFormat.JPEG and (draft is not None or luma):
+                    wants_luma = luma and image.mode in ("RGB", "YCbCr", "L")
+                    image.draft("L" if wants_luma else image.mode, draft or image.size)
                 image.load()
             except (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError) as exc:
                 raise CorruptMedia(f"{self.format.value} data is truncated or malformed: {exc}") from exc

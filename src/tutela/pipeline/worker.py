@@ -26,10 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from tutela.matcher import Match
-from tutela.matching import PdqIndex
 from tutela.pipeline.context import Lane
 from tutela.pipeline.decoder_pool import DecoderPool
 from tutela.pipeline.errors import DecoderError, LeaseLost, SpoolError
@@ -41,7 +38,6 @@ from tutela.pipeline.retention import sweep_spool
 from tutela.pipeline.spool import spool_for
 from tutela.policy import ValidatedPolicy
 from tutela.signals.extract import Extraction
-from tutela.signals.pdq.signal import DEFAULT_THRESHOLD as PDQ_DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from tutela.app import Tutela
@@ -50,15 +46,6 @@ logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 60.0
 """How often a worker runs the spool retention sweep."""
-
-
-def warm_up_matching() -> None:
-    """Compile the PDQ scan kernels now: an index with no entries never runs them, so without this the
-    first query after the first bank entry arrives would pay about a second of JIT compilation."""
-    index = PdqIndex(low_quality_threshold=0, threads=1)
-    index.set_bank(1, threshold=PDQ_DEFAULT_THRESHOLD, enabled=True)
-    index.add(np.array([1]), np.array([1]), np.zeros((1, 32), dtype=np.uint8))
-    index.query(np.zeros((1, 32), dtype=np.uint8))
 
 
 def default_owner() -> str:
@@ -89,7 +76,6 @@ class Worker:
         self.spool = spool_for(app.settings)
         self._last_sync = 0.0
         self._last_sweep = 0.0
-        warm_up_matching()
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; an unexpected error is logged and the loop goes on."""

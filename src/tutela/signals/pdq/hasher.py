@@ -29,7 +29,7 @@ def hash_media(media: Media, mode: PdqMode = PdqMode.FAST, *, dihedral: bool = F
     from tutela.signals.pdq.fast import draft_size, fast_buffer
 
     full_size = (media.width, media.height)
-    buffer = fast_buffer(media.image(draft=draft_size(full_size)), full_size)
+    buffer = fast_buffer(media.image(draft=draft_size(full_size), luma=True), full_size)
     hash_bytes, quality = core.hash_and_quality(buffer)
     dihedral_hashes = tuple(core.dihedral_hashes(buffer)) if dihedral else None
     return PdqResult(hash_bytes, quality, VARIANTS[mode], dihedral_hashes)

@@ -1,0 +1,21 @@
+"""Compile the PDQ scan kernels before the first real query needs them.
+
+An index with no entries never runs its kernels, so without this the first query after the first bank entry
+arrives would pay about a second of JIT compilation (or of loading numba's cache), on the hot path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tutela.matching.pdq_index import PdqIndex
+
+
+def warm_up_matching() -> None:
+    """Run the single-query and the batch kernel once on a one-entry index."""
+    index = PdqIndex(low_quality_threshold=0, threads=1)
+    index.set_bank(1, threshold=31, enabled=True)
+    index.add(np.array([1]), np.array([1]), np.zeros((1, 32), dtype=np.uint8))
+    index.query_one(bytes(32))
+    index.query(np.zeros((2, 32), dtype=np.uint8), np.array([False, True]))
+    index.close()
