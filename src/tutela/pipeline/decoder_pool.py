@@ -22,7 +22,13 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from tutela.media import MediaLimits
-from tutela.pipeline.decoder_child import READY, DecoderConfig, DecoderHooks, child_main
+from tutela.media.decoder_child import (
+    READY,
+    DecoderConfig,
+    DecoderHooks,
+    child_main,
+    prepare_child_environment,
+)
 from tutela.pipeline.errors import DecoderCrashed, DecoderTimedOut
 from tutela.settings import Settings
 from tutela.signals.extract import Extraction
@@ -138,6 +144,7 @@ class DecoderPool:
         self.close()
 
     def _spawn(self) -> _Child:
+        prepare_child_environment()
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=child_main, args=(child_end, self._config), name="tutela-decoder", daemon=True

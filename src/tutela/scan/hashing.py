@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tutela.errors import MediaTooLarge
 from tutela.media import MediaLimits
+from tutela.media.decoder_child import prepare_child_environment
 from tutela.signals.extract import Extraction, extract
 from tutela.signals.pdq.signal import PdqMode
 
@@ -62,6 +63,7 @@ def hash_files(paths: Iterable[str], job: HashJob, workers: int) -> Iterator[tup
         for path in paths:
             yield path, hash_file(path, job)
         return
+    prepare_child_environment()
     context = multiprocessing.get_context("spawn")  # no fork: the parent may run index threads
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
         pending: deque[tuple[str, Future[Extraction]]] = deque()
