@@ -75,3 +75,18 @@ def test_no_key_wrong_key_and_wrong_role(api: ApiHarness) -> None:
     denied = c.post("/v1/banks", json={"name": "x", "category": "csam"}, headers=api.headers(Role.MODERATOR))
     assert denied.status_code == 403
     assert "banks:write" in denied.json()["detail"]
+
+
+def test_metrics_and_probes(api: ApiHarness) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    assert api.client.get("/readyz").json()["status"] == "ready"
+    assert api.client.get("/metrics").status_code == 401
+    text = api.client.get("/metrics", headers=api.headers(Role.AUDITOR)).text
+    expected = (
+        "pdq_index_entries",
+        "index_change_lag",
+        "jobs_ready",
+        "webhooks_dead",
+        "tutela_http_requests",
+    )
+    assert [name for name in expected if name not in text] == []

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from tutela.effects.stats import delivery_stats
+from tutela.pipeline.reads import queue_depth
+
 if TYPE_CHECKING:
     from tutela.app import Tutela
 
@@ -38,7 +41,7 @@ class Metrics:
         self.gauges = Gauge(
             "tutela_state", "Engine state read at scrape time", ["name"], registry=self.registry
         )
-        self._sources: list[GaugeSource] = [_index_state]
+        self._sources: list[GaugeSource] = [_index_state, _queue_state, _delivery_state]
 
     def add_source(self, source: GaugeSource) -> None:
         self._sources.append(source)
@@ -58,4 +61,20 @@ def _index_state(app: Tutela) -> dict[str, float]:
         "bank_change_seq": committed,
         "index_change_seq": app.matcher.seq,
         "index_change_lag": committed - app.matcher.seq,
+    }
+
+
+def _queue_state(app: Tutela) -> dict[str, float]:
+    return {f"jobs_{state}": count for state, count in queue_depth(app.database).items()}
+
+
+def _delivery_state(app: Tutela) -> dict[str, float]:
+    stats = delivery_stats(app.database)
+    return {
+        "webhooks_pending": stats.pending,
+        "webhooks_delivered": stats.delivered,
+        "webhooks_dead": stats.dead,
+        "webhooks_blocked_by_dead": stats.blocked_by_dead,
+        "webhooks_failed_attempts": stats.failed_attempts,
+        "webhooks_oldest_pending_seconds": stats.oldest_pending_seconds or 0.0,
     }
