@@ -66,3 +66,11 @@ def canonical_signal(signal: Signal) -> Signal:
     if signal.quality is not None and signal.quality not in QUALITY_RANGE:
         raise InvalidSignal(f"quality must be 0-100, got {signal.quality} for {signal.type} {value}")
     return Signal(signal.type, value, signal.quality, signal.variant)
+
+
+def parse_value(line_number: int, signal_type: str, value: str) -> ParseResult:
+    """One line's value as a record, or the line error saying why it is not a valid signal."""
+    try:
+        return EntryRecord(canonical_signal(Signal(signal_type, value)), line_number=line_number)
+    except InvalidSignal as error:
+        return LineError(line_number, str(error))

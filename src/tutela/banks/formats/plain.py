@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from tutela.banks.formats.common import WriteReport, strip_bom
-from tutela.banks.records import EntryRecord, LineError, ParseResult, canonical_signal
-from tutela.errors import ImportFormatError, InvalidSignal
-from tutela.signals import Signal, get_signal_type
+from tutela.banks.records import EntryRecord, LineError, ParseResult, parse_value
+from tutela.errors import ImportFormatError
+from tutela.signals import get_signal_type
 
 TYPES_BY_LENGTH = {32: "md5", 40: "sha1"}
 AMBIGUOUS_LENGTHS = {64: ("pdq", "sha256")}
@@ -32,12 +32,7 @@ def read_plain(lines: Iterable[str], signal_type: str | None = None) -> Iterator
         if type_name is None:
             yield LineError(line_number, _unrecognised(value))
             continue
-        try:
-            signal = canonical_signal(Signal(type_name, value))
-        except InvalidSignal as error:
-            yield LineError(line_number, str(error))
-            continue
-        yield EntryRecord(signal, line_number=line_number)
+        yield parse_value(line_number, type_name, value)
 
 
 def write_plain(records: Iterable[EntryRecord], out: TextIO) -> WriteReport:

@@ -16,9 +16,8 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from tutela.banks.formats.common import WriteReport, strip_bom
-from tutela.banks.records import EntryRecord, LineError, ParseResult, canonical_signal
-from tutela.errors import InvalidSignal
-from tutela.signals import Signal, get_signal_type
+from tutela.banks.records import EntryRecord, LineError, ParseResult, parse_value
+from tutela.signals import get_signal_type
 
 TUTELA_TYPE_BY_TE_NAME = {"pdq": "pdq", "video_md5": "md5", "video_sha256": "sha256"}
 TE_NAME_BY_TUTELA_TYPE = {tutela: te for te, tutela in TUTELA_TYPE_BY_TE_NAME.items()}
@@ -40,12 +39,7 @@ def read_te_local_file(lines: Iterable[str], signal_type: str | None = None) -> 
                 yield LineError(line_number, _unsupported(te_name))
                 continue
             type_name = TUTELA_TYPE_BY_TE_NAME[te_name]
-        try:
-            signal = canonical_signal(Signal(type_name, value))
-        except InvalidSignal as error:
-            yield LineError(line_number, str(error))
-            continue
-        yield EntryRecord(signal, line_number=line_number)
+        yield parse_value(line_number, type_name, value)
 
 
 def write_te_local_file(records: Iterable[EntryRecord], out: TextIO) -> WriteReport:
