@@ -20,7 +20,7 @@ from tutela.matcher import Matcher
 from tutela.ops.background import Background
 from tutela.ops.metrics import Metrics
 from tutela.pipeline.runtime import PipelineRuntime
-from tutela.policy import default_policy
+from tutela.policy import ValidatedPolicy, default_policy
 from tutela.policy import load as load_policy
 from tutela.services.store import ServiceStore
 from tutela.settings import Settings
@@ -59,15 +59,24 @@ class Tutela:
         self.matcher.sync()
 
     @cached_property
+    def policy(self) -> ValidatedPolicy:
+        """The policy the pipeline evaluates: `policy_file`, or the built-in pack."""
+        return load_policy(self.settings.policy_file) if self.settings.policy_file else default_policy()
+
+    @cached_property
     def pipeline(self) -> PipelineRuntime:
         """Submit and wait for items; its worker runs here only when `run_workers` is set (embedded)."""
-        policy = load_policy(self.settings.policy_file) if self.settings.policy_file else default_policy()
-        return PipelineRuntime(self, policy, start_worker=self.settings.run_workers)
+        return PipelineRuntime(self, self.policy, start_worker=self.settings.run_workers)
 
-    def start_background(self) -> None:
-        """Start in-process loops: index sync always; pipeline worker and webhook delivery when embedded."""
+    def use_pipeline(self, runtime: PipelineRuntime) -> None:
+        """Replace the default pipeline runtime (`tutela worker` chooses decoder count and lanes)."""
+        self.__dict__["pipeline"] = runtime
+
+    def start_background(self, *, workers: bool | None = None) -> None:
+        """Start in-process loops: index sync always; the pipeline worker and webhook delivery when `workers`
+        (default: the `run_workers` setting). Deliverers lease their rows, so any number may run at once."""
         self._background.every(self.settings.index_sync_seconds, "index-sync", self.matcher.sync)
-        if self.settings.run_workers:
+        if self.settings.run_workers if workers is None else workers:
             deliverer = WebhookDeliverer(self.database, self.settings)
             self._background.thread(
                 "webhooks", lambda stop: deliverer.run(stop, self.settings.webhook_poll_seconds)

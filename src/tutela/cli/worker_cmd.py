@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -12,8 +13,8 @@ from typing import Annotated
 import typer
 
 from tutela.app import Tutela
-from tutela.pipeline import DecoderPool, Lane, Worker
-from tutela.policy import default_policy, load
+from tutela.pipeline import Lane
+from tutela.pipeline.runtime import PipelineRuntime
 from tutela.settings import get_settings
 
 
@@ -26,10 +27,9 @@ def worker_command(
         list[Lane] | None, typer.Option("--lane", help="Only lease jobs of these lanes (repeatable).")
     ] = None,
 ) -> None:
-    """Lease jobs, extract, match, evaluate the policy and store verdicts; stop cleanly on SIGTERM."""
+    """Lease jobs, extract, match, evaluate the policy, store verdicts, deliver webhooks; stop on SIGTERM."""
     settings = get_settings()
     app = Tutela.open(settings)
-    policy = load(settings.policy_file) if settings.policy_file else default_policy()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -37,12 +37,13 @@ def worker_command(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    runtime = PipelineRuntime(app, app.policy, decoder_processes=workers, lanes=lane or tuple(Lane))
+    app.use_pipeline(runtime)
     try:
-        with DecoderPool.from_settings(settings, size=workers) as pool:
-            worker = Worker(app, pool, policy, lanes=lane or tuple(Lane))
-            started = {"event": "worker_started", "owner": worker.owner, "policy_version": policy.version}
-            sys.stderr.write(json.dumps(started) + "\n")
-            sys.stderr.flush()
-            worker.run(stop)
+        app.start_background(workers=True)
+        started = {"event": "worker_started", "pid": os.getpid(), "policy_version": app.policy.version}
+        sys.stderr.write(json.dumps(started) + "\n")
+        sys.stderr.flush()
+        stop.wait()
     finally:
         app.close()
