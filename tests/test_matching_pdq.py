@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -231,3 +232,29 @@ def test_removals_are_compacted() -> None:
     assert found == [[], [1], [], [3], [], [5]]
     assert index.set_enabled(4999, False)
     assert len(index.query_one(db[4999].tobytes())) == 0
+
+
+def test_queries_run_while_the_index_changes() -> None:
+    """Readers take no lock: a query during appends, bank changes and merges sees a consistent prefix."""
+    rng = np.random.default_rng(5)
+    db = rng.integers(0, 256, (6000, 32), dtype=np.uint8)
+    index = PdqIndex(threads=1)
+    index.set_bank(0, threshold=0, enabled=True)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for a in range(0, 6000, 30):
+                index.set_bank(a // 30 + 1, threshold=0, enabled=True)  # new bank table each time
+                index.add(np.arange(a, a + 30), np.full(30, a // 30 + 1), db[a : a + 30])
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while writer.is_alive():
+        for row, hits in zip([0, 2999, 5999], index.query(db[[0, 2999, 5999]]), strict=True):
+            assert hits.entry_ids.tolist() in ([], [row])
+    writer.join()
+    assert not errors
+    assert [h.entry_ids.tolist() for h in index.query(db[[0, 5999]])] == [[0], [5999]]

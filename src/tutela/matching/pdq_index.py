@@ -21,6 +21,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,12 @@ from tutela.matching.segments import Segment, SegmentStore
 MAX_BANKS = 1 << 16  # bank slots are uint16
 MAX_THRESHOLD = 256
 PARALLEL_MIN_ROWS = 1 << 16  # below this, thread hand-off costs more than it saves
+
+
+class _BankTable(NamedTuple):
+    ids: npt.NDArray[np.int64]
+    thr: npt.NDArray[np.int64]
+    on: npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +57,9 @@ def _as_words(hashes: npt.ArrayLike) -> npt.NDArray[np.uint64]:
     arr = np.ascontiguousarray(hashes)
     if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != 32:
         raise ValueError(f"PDQ hashes must be an (n, 32) uint8 array, got {arr.dtype} {arr.shape}")
-    return arr.view(np.uint64)
+    words = arr.view(np.uint64)
+    # One compiled kernel signature: numba types aligned and read-only arrays apart (bytes give read-only).
+    return words if words.flags.aligned and words.flags.writeable else words.copy()
 
 
 def _flags_of(low_quality: npt.ArrayLike | None, n: int) -> npt.NDArray[np.bool_]:
@@ -76,9 +85,10 @@ class PdqIndex:
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._slot_of: dict[int, int] = {}
-        self._bank_ids = np.zeros(0, dtype=np.int64)
-        self._bank_thr = np.zeros(0, dtype=np.int64)
-        self._bank_on = np.zeros(0, dtype=np.uint8)
+        # slot -> (bank id, threshold, enabled), swapped as one tuple when a bank is added
+        self._banks = _BankTable(
+            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+        )
 
     # -- banks and entries -------------------------------------------------------------------------------
 
@@ -93,13 +103,16 @@ class PdqIndex:
                     raise ValueError(f"at most {MAX_BANKS} banks per index")
                 slot = len(self._slot_of)
                 self._slot_of[bank_id] = slot
-                # New arrays, not edits: a running query keeps the table it started with.
-                self._bank_ids = np.append(self._bank_ids, bank_id)
-                self._bank_thr = np.append(self._bank_thr, threshold)
-                self._bank_on = np.append(self._bank_on, np.uint8(enabled))
+                # A new table, swapped in one assignment: a running query keeps the one it started with.
+                old = self._banks
+                self._banks = _BankTable(
+                    np.append(old.ids, bank_id),
+                    np.append(old.thr, threshold),
+                    np.append(old.on, np.uint8(enabled)),
+                )
             else:
-                self._bank_thr[slot] = threshold
-                self._bank_on[slot] = enabled
+                self._banks.thr[slot] = threshold
+                self._banks.on[slot] = enabled
 
     def add(
         self,
@@ -168,7 +181,8 @@ class PdqIndex:
     @property
     def nbytes(self) -> int:
         """Every byte held for entries: segment columns at capacity (growth slack included) and bank table."""
-        return self._store.nbytes + self._bank_ids.nbytes + self._bank_thr.nbytes + self._bank_on.nbytes
+        banks = self._banks
+        return self._store.nbytes + banks.ids.nbytes + banks.thr.nbytes + banks.on.nbytes
 
     # -- queries -----------------------------------------------------------------------------------------
 
@@ -180,14 +194,15 @@ class PdqIndex:
         """Matches of each row of an (n, 32) uint8 array, in order."""
         q = _as_words(hashes)
         qlq = _flags_of(low_quality, q.shape[0])
-        # One consistent view of the bank table for the whole query (set_bank swaps arrays for new banks).
-        bank_ids, bank_thr, bank_on = self._bank_ids, self._bank_thr, self._bank_on
+        # Rows first, then the bank table: every row's bank slot existed before the row was added, so the
+        # table read afterwards covers every slot the kernels will index.
+        snap = self._store.snapshot()
+        bank_ids, bank_thr, bank_on = self._banks
         live = bank_thr[bank_on != 0]
         if q.shape[0] == 0 or live.size == 0:
             return _split([], q.shape[0], bank_ids)
         loosest = int(live.max())
         qmax = np.where(qlq, min(loosest, self.low_quality_threshold), loosest).astype(np.int64)
-        snap = self._store.snapshot()
         rows = sum(size for _, size in snap)
         n = q.shape[0]
         # One list of tasks per worker; the calling thread runs the first list itself (one hand-off fewer).
