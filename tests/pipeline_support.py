@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,3 +70,31 @@ def pdq_of(data: bytes) -> Signal:
     signal = extraction.signal("pdq")
     assert signal is not None, extraction.error
     return signal
+
+
+@contextmanager
+def worker_process(settings: Settings, *, decoders: int = 2) -> Iterator[subprocess.Popen[bytes]]:
+    """A `tutela worker` in its own process group; killed (with its decoder children) on exit."""
+    env = {
+        **os.environ,
+        "TUTELA_DATA_DIR": str(settings.data_dir),
+        "TUTELA_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
+        "TUTELA_WORKER_POLL_SECONDS": "0.02",
+        "TUTELA_ALLOW_PRIVATE_NETWORK_TARGETS": "true",
+        "TUTELA_WEBHOOK_LEASE_SECONDS": "3",
+        "TUTELA_WEBHOOK_TIMEOUT_SECONDS": "1",
+        "TUTELA_WEBHOOK_BACKOFF_BASE_SECONDS": "0.1",
+        "TUTELA_WEBHOOK_POLL_SECONDS": "0.05",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tutela.cli", "worker", "--workers", str(decoders)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)

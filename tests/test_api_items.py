@@ -12,6 +12,7 @@ import pytest
 
 from tests import malformed
 from tests.api_support import ApiHarness, harness
+from tests.pipeline_support import worker_process
 from tutela.auth import Role
 from tutela.demo.images import TRANSFORMS, jpeg_bytes, picture
 from tutela.effects.signing import verify
@@ -123,8 +124,11 @@ def _declared_too_big(api: ApiHarness) -> int:
 def test_bad_input_answers_4xx(api: ApiHarness) -> None:
     c = api.client
     text = _upload(api, "bad-1", b"this is text, not an image")
-    assert text.status_code == 200
-    assert text.json()["evaluation"]["extraction_error"]
+    assert text.status_code == 415
+    assert "precomputed signals" in text.json()["detail"]
+    truncated = _upload(api, "bad-3", malformed.truncated(malformed.jpeg((400, 300)), 0.3))
+    assert truncated.status_code == 200  # accepted: a truncated image still has digests to match
+    assert "truncated" in truncated.json()["evaluation"]["extraction_error"]
     assert _declared_too_big(api) == 413
     bad_hash = c.post(
         "/v1/items",
@@ -147,3 +151,39 @@ def test_bad_input_answers_4xx(api: ApiHarness) -> None:
     assert c.post("/v1/items", json={"content_id": "x"}, headers=api.headers()).status_code == 422
     unknown_surface = _upload(api, "bad-2", malformed.jpeg(), surface="billboard")
     assert unknown_surface.status_code == 422
+
+
+def test_queue_full_answers_429_with_retry_after(settings: Settings) -> None:
+    with harness(settings.model_copy(update={"queue_max_pending": 1}), background=False) as api:
+        first = _upload(api, "q-1", jpeg_bytes(picture(1, (320, 240))))
+        assert first.status_code == 202
+        second = _upload(api, "q-2", jpeg_bytes(picture(2, (320, 240))))
+        assert second.status_code == 429
+        assert int(second.headers["retry-after"]) >= 1
+        again = _upload(api, "q-1", jpeg_bytes(picture(1, (320, 240))))
+        assert again.status_code == 202  # a resubmission is answered even when the queue is full
+
+
+def test_entry_added_through_the_api_is_matched_by_a_worker_process_within_a_second(
+    settings: Settings,
+) -> None:
+    """Serve accepts only; a separate `tutela worker` process decides, following the bank change log."""
+    tuned = settings.model_copy(update={"run_workers": False, "job_lease_seconds": 5.0})
+    with harness(tuned, background=True) as api, worker_process(tuned, decoders=1):
+        h = api.headers()
+        api.client.post("/v1/banks", json={"name": "late", "category": "csam"}, headers=h)
+        warm = _upload(api, "warm-up", jpeg_bytes(picture(40, (320, 240))))
+        assert warm.json()["evaluation"]["visibility"] == "allow"  # the worker is up and idle
+        known = jpeg_bytes(picture(41, (320, 240)))
+        pdq = api.client.post("/h/hash", files={"file": ("k.jpg", known)}, headers=h).json()["pdq"]
+        start = time.monotonic()
+        added = api.client.post("/v1/banks/late/entries", json={"value": pdq}, headers=h)
+        assert added.status_code == 201
+        decided = api.client.post(
+            "/v1/items?wait=true",
+            json={"content_id": "late-1", "signals": [{"type": "pdq", "value": pdq}]},
+            headers=api.headers(Role.PLATFORM),
+        )
+        elapsed = time.monotonic() - start
+        assert decided.json()["evaluation"]["visibility"] == "block", decided.text
+        assert elapsed < 1.0

@@ -6,54 +6,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.pipeline_support import PUBLIC, Harness, harness, image, pdq_of, pipeline_settings
+from tests.pipeline_support import PUBLIC, Harness, harness, image, pdq_of, pipeline_settings, worker_process
 from tutela.effects.models import DeliveryState, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from tutela.effects.testing import WebhookReceiver
 from tutela.pipeline import EvaluationStatus, JobState, spool_for, submit, wait_for
 from tutela.pipeline.models import Evaluation, Job
 from tutela.pipeline.retention import sweep_spool
-from tutela.settings import Settings
-
-WORKER = "import typer; from tutela.cli.worker_cmd import worker_command; typer.run(worker_command)"
-
-
-@contextmanager
-def worker_process(settings: Settings, *, decoders: int = 2) -> Iterator[subprocess.Popen[bytes]]:
-    """A `tutela worker` in its own process group; killed (with its decoder children) on exit."""
-    env = {
-        **os.environ,
-        "TUTELA_DATA_DIR": str(settings.data_dir),
-        "TUTELA_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
-        "TUTELA_WORKER_POLL_SECONDS": "0.02",
-        "TUTELA_ALLOW_PRIVATE_NETWORK_TARGETS": "true",
-        "TUTELA_WEBHOOK_LEASE_SECONDS": "3",
-        "TUTELA_WEBHOOK_TIMEOUT_SECONDS": "1",
-        "TUTELA_WEBHOOK_BACKOFF_BASE_SECONDS": "0.1",
-        "TUTELA_WEBHOOK_POLL_SECONDS": "0.05",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", WORKER, "--workers", str(decoders)],
-        env=env,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(30)
 
 
 def status_counts(h: Harness) -> Counter[str]:

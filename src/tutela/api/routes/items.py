@@ -17,7 +17,8 @@ from tutela.api.deps import get_tutela
 from tutela.app import Tutela
 from tutela.auth import Permission, Principal, Role
 from tutela.effects.models import OutboxEvent, WebhookDelivery
-from tutela.errors import MediaTooLarge
+from tutela.errors import MediaTooLarge, UnsupportedMedia
+from tutela.media import MediaFormat, sniff
 from tutela.net.fetch import fetch_with_settings
 from tutela.pipeline.context import ItemContext, Lane, Surface
 from tutela.pipeline.errors import InvalidSubmission
@@ -170,6 +171,11 @@ async def submit_item(
         raise InvalidSubmission("send exactly one of: an uploaded file, a url, or signals")
     if body.url is not None:
         content = await run_in_threadpool(fetch_with_settings, body.url, app.settings)
+    if content is not None and sniff(content) is None:
+        raise UnsupportedMedia(
+            f"unrecognised content (first bytes {content[:8].hex()}); send images "
+            f"({', '.join(f.value for f in MediaFormat)}), or precomputed signals for other files"
+        )
     signals = [Signal(s.type, s.value, quality=s.quality) for s in body.signals] if body.signals else None
     context = ItemContext(
         surface=body.surface,
