@@ -81,8 +81,8 @@ def worker_process(settings: Settings, *, decoders: int = 2) -> Iterator[subproc
         "TUTELA_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
         "TUTELA_WORKER_POLL_SECONDS": "0.02",
         "TUTELA_ALLOW_PRIVATE_NETWORK_TARGETS": "true",
-        "TUTELA_WEBHOOK_LEASE_SECONDS": "3",
-        "TUTELA_WEBHOOK_TIMEOUT_SECONDS": "1",
+        "TUTELA_WEBHOOK_LEASE_SECONDS": "8",
+        "TUTELA_WEBHOOK_TIMEOUT_SECONDS": "5",
         "TUTELA_WEBHOOK_BACKOFF_BASE_SECONDS": "0.1",
         "TUTELA_WEBHOOK_POLL_SECONDS": "0.05",
     }
