@@ -27,7 +27,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from tutela.api.auth import require
-from tutela.api.deps import get_tutela
 from tutela.app import Tutela
 from tutela.auth import Permission, Principal
 from tutela.banks import Bank, BankCategory
@@ -42,7 +41,15 @@ from tutela.signals.pdq.signal import PDQ
 from tutela.signals.registry import SIGNAL_TYPES, get_signal_type
 
 router = APIRouter(tags=["hma"])
-App = Annotated[Tutela, Depends(get_tutela)]
+
+
+async def _tutela(request: Request) -> Tutela:
+    """`get_tutela` as a coroutine: FastAPI runs sync dependencies in the thread pool, a hop per request."""
+    tutela: Tutela = request.app.state.tutela
+    return tutela
+
+
+App = Annotated[Tutela, Depends(_tutela)]
 Hashing = Annotated[Principal, Depends(require(Permission.HASHES_COMPUTE, hma_open=True))]
 Lookup = Annotated[Principal, Depends(require(Permission.MATCHES_LOOKUP, hma_open=True))]
 Status = Annotated[Principal, Depends(require(Permission.STATUS_READ, hma_open=True))]
