@@ -12,7 +12,7 @@ from tutela.matching.pdq_index import PdqIndex
 
 
 def warm_up_matching() -> None:
-    """Run the single-query and the batch kernel once on a one-entry index."""
+    """Run the scan kernel once, for one query and for a batch, on a one-entry index."""
     index = PdqIndex(low_quality_threshold=0, threads=1)
     index.set_bank(1, threshold=31, enabled=True)
     index.add(np.array([1]), np.array([1]), np.zeros((1, 32), dtype=np.uint8))
