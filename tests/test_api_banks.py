@@ -90,3 +90,17 @@ def test_metrics_and_probes(api: ApiHarness) -> None:
         "tutela_http_requests",
     )
     assert [name for name in expected if name not in text] == []
+
+
+def test_entry_pages(api: ApiHarness) -> None:
+    c, h = api.client, api.headers()
+    c.post("/v1/banks", json={"name": "paged", "category": "other"}, headers=h)
+    ids = [
+        c.post(
+            "/v1/banks/paged/entries", json={"signal_type": "md5", "value": f"{n:032x}"}, headers=h
+        ).json()["id"]
+        for n in range(5)
+    ]
+    first = c.get("/v1/banks/paged/entries?limit=2", headers=h).json()
+    rest = c.get(f"/v1/banks/paged/entries?after_id={first[-1]['id']}&limit=10", headers=h).json()
+    assert [e["id"] for e in first + rest] == ids

@@ -238,16 +238,18 @@ class BankStore:
         signal_type: str | None = None,
         enabled_only: bool = False,
         changed_after: int | None = None,
+        after_id: int = 0,
     ) -> Iterator[BankEntry]:
         """Entries with all their metadata, in ascending id order, one transaction per ENTRY_PAGE_SIZE page.
 
         `bank_name` None means every bank; `changed_after` keeps entries whose last change is newer than that
-        sequence number. Pages are separate reads, so an entry changed during a long iteration may show
-        either state: note `current_seq()` first and apply `changes_since` it afterwards.
+        sequence number; `after_id` starts after that entry id (API paging). Pages are separate reads, so an
+        entry changed during a long iteration may show either state: note `current_seq()` first and apply
+        `changes_since` it afterwards.
         """
         entry_filter = self._filter(bank_name, signal_type, enabled_only, changed_after)
         query = entry_filter.apply(select(BankEntry)).order_by(BankEntry.id).limit(ENTRY_PAGE_SIZE)
-        last_id = 0
+        last_id = after_id
         while True:
             with self.database.read() as session:
                 page = list(session.scalars(query.where(BankEntry.id > last_id)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, UploadFile
@@ -83,14 +84,8 @@ def list_entries(
     after_id: Annotated[int, Query(ge=0, description="Page after this entry id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> list[EntryOut]:
-    page: list[EntryOut] = []
-    for entry in app.banks.iter_entries(name):
-        if entry.id <= after_id:
-            continue
-        page.append(EntryOut.of(name, entry))
-        if len(page) >= limit:
-            break
-    return page
+    entries = itertools.islice(app.banks.iter_entries(name, after_id=after_id), limit)
+    return [EntryOut.of(name, entry) for entry in entries]
 
 
 @router.post("/{name}/entries", response_model=EntryOut, status_code=201)
