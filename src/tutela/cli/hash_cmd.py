@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from tutela.cli.output import write_json_line
-from tutela.media import MediaLimits
 from tutela.scan.hashing import HashJob, hash_file
 from tutela.settings import get_settings
 from tutela.signals.extract import Extraction
@@ -53,6 +52,6 @@ def hash_command(
     ] = False,
 ) -> None:
     """Hash media files: PDQ with quality, MD5, SHA-1 and SHA-256, one JSON line per file."""
-    job = HashJob(MediaLimits.from_settings(get_settings()), pdq_mode, dihedral)
+    job = HashJob.from_settings(get_settings(), pdq_mode, dihedral)
     for path in files:
         write_json_line(extraction_row(str(path), hash_file(str(path), job)))

@@ -16,7 +16,6 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from tutela.app import Tutela
 from tutela.matcher import Match
-from tutela.media import MediaLimits
 from tutela.scan.hashing import HashJob
 from tutela.scan.runner import ScanRow, ScanSummary, scan
 from tutela.settings import get_settings
@@ -95,7 +94,7 @@ def scan_command(
         unknown = sorted(set(bank) - known)
         if unknown:
             raise typer.BadParameter(f"unknown bank(s): {', '.join(unknown)}", param_hint="--bank")
-    job = HashJob(MediaLimits.from_settings(settings), pdq_mode, dihedral)
+    job = HashJob.from_settings(settings, pdq_mode, dihedral)
     console = Console(stderr=True)
     with Progress(
         TextColumn("scanning"),

@@ -87,7 +87,7 @@ def run_demo(app: Tutela, folder: Path, *, workers: int = 2) -> DemoResult:
     app.matcher.sync()
     incoming = write_incoming(folder)
     rows: list[ScanRow] = []
-    job = HashJob(MediaLimits.from_settings(app.settings), PdqMode.FAST, dihedral=True)
+    job = HashJob.from_settings(app.settings, PdqMode.FAST, dihedral=True)
     summary = scan([str(incoming)], job, app.matcher.match_many, workers=workers, on_row=rows.append)
     return DemoResult(folder, rows, summary)
 
