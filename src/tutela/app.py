@@ -18,6 +18,7 @@ from tutela.db.session import Database
 from tutela.effects.deliverer import WebhookDeliverer
 from tutela.matcher import Matcher
 from tutela.ops.background import Background
+from tutela.ops.blas import pin_blas_threads
 from tutela.ops.metrics import Metrics
 from tutela.pipeline.runtime import PipelineRuntime
 from tutela.policy import ValidatedPolicy, default_policy
@@ -30,6 +31,7 @@ class Tutela:
     """Everything a command needs; build with `Tutela.open(settings)`."""
 
     def __init__(self, settings: Settings, database: Database) -> None:
+        pin_blas_threads()
         self.settings = settings
         self.database = database
         self.banks = BankStore(database, settings)

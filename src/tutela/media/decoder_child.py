@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from tutela.media import MediaLimits
+from tutela.ops.blas import pin_blas_threads
 from tutela.signals.extract import extract
 from tutela.signals.pdq.signal import PdqMode
 
@@ -62,6 +63,7 @@ def child_main(connection: Connection, config: DecoderConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     _die_with_parent()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    pin_blas_threads()  # the environment already asks for one thread; this holds if it was overridden
     extract(_warm_up_image(), config.limits, pdq_mode=config.pdq_mode, dihedral=config.dihedral)
     limit = config.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
