@@ -107,6 +107,25 @@ class Matcher:
             self._seq = changes[-1].seq
             return len(changes)
 
+    def lookup(self, signal_type: str, value: str, *, banks: Iterable[str] | None = None) -> list[Match]:
+        """Matches of one bare hash: `value` is the validated hex of `signal_type` (a PDQ hash sent without
+        a quality counts as usable, as HMA treats it). One index query, no dihedral variants."""
+        found: dict[tuple[str, int], Match] = {}
+        raw = bytes.fromhex(value)
+        if signal_type == PDQ.name:
+            hits = self.pdq.query_one(raw)
+            for entry_id, bank_id, distance in zip(
+                hits.entry_ids.tolist(), hits.bank_ids.tolist(), hits.distances.tolist(), strict=True
+            ):
+                self._keep(found, PDQ.name, entry_id, bank_id, distance, None)
+        else:
+            exact_hits = self.exact.query(raw)
+            for entry_id, bank_id in zip(
+                exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
+            ):
+                self._keep(found, signal_type, entry_id, bank_id, 0, None)
+        return _ordered(found, None if banks is None else set(banks))
+
     def match_many(
         self, extractions: Sequence[Extraction], *, banks: Iterable[str] | None = None
     ) -> list[list[Match]]:
@@ -148,13 +167,7 @@ class Matcher:
                     exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
                 ):
                     self._keep(results[index], signal.type, int(entry_id), int(bank_id), 0, None)
-        return [
-            sorted(
-                (m for m in found.values() if wanted is None or m.bank in wanted),
-                key=lambda m: (m.distance, m.bank, m.entry_id),
-            )
-            for found in results
-        ]
+        return [_ordered(found, wanted) for found in results]
 
     def _keep(
         self,
@@ -231,3 +244,11 @@ class Matcher:
             if not enabled:
                 index = self.pdq if signal_type == PDQ.name else self.exact
                 index.set_enabled(entry_id, False)
+
+
+def _ordered(found: dict[tuple[str, int], Match], banks: set[str] | None) -> list[Match]:
+    """The matches in the wanted banks (all when None), closest first."""
+    return sorted(
+        (m for m in found.values() if banks is None or m.bank in banks),
+        key=lambda m: (m.distance, m.bank, m.entry_id),
+    )

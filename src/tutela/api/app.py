@@ -7,15 +7,15 @@ its metrics and the routers, so in-process tests drive exactly what production r
 from __future__ import annotations
 
 import ipaddress
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from tutela import __version__
 from tutela.api import errors
+from tutela.api.request_metrics import RequestMetrics
 from tutela.api.routes import banks, hma, items, ops, services
 from tutela.app import Tutela
 from tutela.ops.metrics import Metrics
@@ -55,19 +55,7 @@ def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
     if not hasattr(tutela, "metrics"):
         tutela.metrics = Metrics()
     errors.install(app)
-    _install_request_metrics(app, tutela.metrics)
+    app.add_middleware(RequestMetrics, metrics=tutela.metrics)
     for router in ROUTERS:
         app.include_router(router)
     return app
-
-
-def _install_request_metrics(app: FastAPI, metrics: Metrics) -> None:
-    @app.middleware("http")
-    async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(route=path, status=str(response.status_code)).inc()
-        metrics.latency.labels(route=path).observe(time.perf_counter() - start)
-        return response
