@@ -1,9 +1,11 @@
 """HTTP API under open-loop load: the highest rate each request kind sustains, and its latency at half of it.
 
-Run: .venv/bin/python bench/http.py [--quick] [--sizes 100000,1000000] [--kinds a,b,c] [--no-access-log]
+Run: .venv/bin/python bench/http.py [--quick] [--sizes 100000,1000000] [--kinds a,b,c] [--workers N]
+     [--access-log]
 
 For each bank size it makes a temporary data directory, imports a bank of N random PDQ hashes through the
-bank import path, creates keys with `tutela key create`, starts `tutela serve` on 127.0.0.1 as a subprocess,
+bank import path, creates keys with `tutela key create`, starts `tutela serve [--workers N]` on 127.0.0.1 as a
+subprocess (access log as shipped, off, unless --access-log),
 and drives it from a separate load-generator process. Request kinds:
   a  GET /m/lookup?signal=<pdq>&signal_type=pdq   (half the queries are bank hashes with 0-8 bits flipped)
   b  POST /m/lookup, one 1024x768 JPEG (~150 KB) as multipart (hash, then match)
@@ -66,12 +68,6 @@ START_RATE = {"a": 250.0, "b": 25.0, "c": 20.0}
 TARGET = {("a", 100_000): 2000.0, ("a", 1_000_000): 1000.0, "b": 250.0, "c": 150.0}
 TARGET_P99_MS = 50.0
 HMA = {"a": "~160/s at 100k, p99 <= 50 ms", "b": "~28/s, p99 <= 200 ms", "c": "n/a"}
-NO_ACCESS_LOG_SERVER = (
-    "import sys, uvicorn; from tutela.api.app import create_app; from tutela.app import Tutela; "
-    "from tutela.settings import get_settings; "
-    "uvicorn.run(create_app(Tutela.open(get_settings())), host=sys.argv[1], port=int(sys.argv[2]), "
-    "log_level='warning', access_log=False)"
-)
 
 
 @dataclass
@@ -282,8 +278,8 @@ def _free_port() -> int:
         return port
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) of `pid` and its live descendants, from /proc."""
+def _proc_stats() -> tuple[dict[int, int], dict[int, float]]:
+    """Parent pid and CPU seconds (user + system) of every live process, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     cpu: dict[int, float] = {}
@@ -296,6 +292,22 @@ def _tree_cpu_seconds(pid: int) -> float:
             continue
         parents[int(entry.name)] = int(fields[1])
         cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return parents, cpu
+
+
+def _tree_pids(pid: int) -> list[int]:
+    parents, _ = _proc_stats()
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return found
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of `pid` and its live descendants."""
+    parents, cpu = _proc_stats()
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
@@ -343,16 +355,18 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 class Server:
-    """`tutela serve` (or the same app without access logs) on loopback, as a subprocess."""
+    """`tutela serve` on loopback, as a subprocess (the process tree when --workers > 1)."""
 
-    def __init__(self, data_dir: Path, access_log: bool) -> None:
-        self.env = {**os.environ, "TUTELA_DATA_DIR": str(data_dir)}
+    def __init__(self, data_dir: Path, access_log: bool, workers: int) -> None:
+        self.env = {
+            **os.environ,
+            "TUTELA_DATA_DIR": str(data_dir),
+            "TUTELA_ACCESS_LOG": "true" if access_log else "false",
+        }
         self.port = _free_port()
         self.log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed in stop)
-        if access_log:
-            cmd = [str(VENV_BIN / "tutela"), "serve", "--host", HOST, "--port", str(self.port)]
-        else:
-            cmd = [sys.executable, "-c", NO_ACCESS_LOG_SERVER, HOST, str(self.port)]
+        cmd = [str(VENV_BIN / "tutela"), "serve", "--host", HOST, "--port", str(self.port)]
+        cmd += ["--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 600
         while True:
@@ -368,10 +382,15 @@ class Server:
             time.sleep(0.2)
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """Resident memory of the server process tree (server processes and decoder children)."""
+        total = 0.0
+        for pid in _tree_pids(self.proc.pid):
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
+        return total
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -486,7 +505,7 @@ def run_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
             "timeout": args.timeout,
         }
         t0 = time.monotonic()
-        server = Server(data_dir, args.access_log)
+        server = Server(data_dir, args.access_log, args.workers)
         print(f"server ready in {time.monotonic() - t0:.1f} s, RSS {server.rss_mb():.0f} MB", file=sys.stderr)
         setup["port"] = server.port
         ctx = multiprocessing.get_context("spawn")
@@ -565,7 +584,10 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0, help="Idle seconds between steps.")
     parser.add_argument("--max-connections", type=int, default=256)
     parser.add_argument("--timeout", type=float, default=10.0, help="Per-request timeout, seconds.")
-    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--access-log", action=argparse.BooleanOptionalAction, default=False, help="One log line per request."
+    )
+    parser.add_argument("--workers", type=int, default=1, help="`tutela serve --workers N`.")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="Also write every step as JSON here.")
     args = parser.parse_args()
@@ -587,7 +609,7 @@ def main() -> None:
         args.json.write_text(json.dumps(rows, indent=1))
     print(
         f"\n{os.cpu_count()} CPUs shared by server and load generator; server: "
-        f"{'tutela serve' if args.access_log else 'the serve app without access logs'}"
+        f"tutela serve --workers {args.workers}{', access log on' if args.access_log else ''}"
     )
     print(_summary(rows))
 

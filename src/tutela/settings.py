@@ -81,6 +81,19 @@ class Settings(BaseSettings):
         description="Address `tutela serve` listens on; 0.0.0.0 exposes it to the network.",
     )
     serve_port: int = Field(default=8310, ge=1, le=65535, description="Port `tutela serve` listens on.")
+    serve_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes `tutela serve` runs (its `--workers` default); each holds its own "
+        "match index (about 39 bytes per PDQ entry) and, with run_workers, its own pipeline worker, "
+        "decoders and webhook deliverer.",
+    )
+    access_log: bool = Field(
+        default=False,
+        description="Whether `tutela serve` logs one line per request; off by default, since it costs CPU on "
+        "every request and the request counters and latencies are in /metrics.",
+    )
     hma_open_networks: list[str] = Field(
         default_factory=list,
         description="Networks (CIDR) allowed to call the HMA-compatible routes without an API key, for HMA "

@@ -1,6 +1,8 @@
 """Build the FastAPI application around one `Tutela` object.
 
-`tutela serve` and the tests call `create_app`; the app owns no state of its own beyond the Tutela object,
+The tests and `tutela serve` call `create_app`; `tutela serve --workers N` names `create_app_from_env`, which
+each server process calls to build its own Tutela object (its own index, following the bank change log).
+The app owns no state of its own beyond the Tutela object,
 its metrics and the routers, so in-process tests drive exactly what production runs.
 """
 
@@ -19,6 +21,7 @@ from tutela.api.request_metrics import RequestMetrics
 from tutela.api.routes import banks, hma, items, ops, services
 from tutela.app import Tutela
 from tutela.ops.metrics import Metrics
+from tutela.settings import get_settings
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, items.router, banks.router, services.router, hma.router)
 """Every router the app serves, in order; tests walk these (FastAPI nests included routers)."""
@@ -59,3 +62,9 @@ def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app of one server process, from the settings in the environment: uvicorn's factory for
+    `tutela serve --workers N` (`uvicorn --factory tutela.api.app:create_app_from_env` works too)."""
+    return create_app(Tutela.open(get_settings()))
