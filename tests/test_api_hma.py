@@ -101,6 +101,19 @@ def test_lookup_by_hash(api: ApiHarness) -> None:
     assert api.client.get("/m/lookup", headers=api.headers()).status_code == 400
 
 
+def test_lookup_by_exact_digest_and_bank(api: ApiHarness) -> None:
+    """A bare digest goes to the exact index; `banks` keeps only the named banks."""
+    content_id = _bank_with_photo(api)  # the PDQ entry; the MD5 entry is the next one
+    md5 = api.client.post("/h/hash?types=md5", files={"photo": ("p.jpg", JPEG)}, headers=api.headers()).json()
+    params = {"signal": md5["md5"].upper(), "signal_type": "md5"}
+    found = api.client.get("/m/lookup", params=params, headers=api.headers())
+    _assert_matches(found.json(), "KNOWN", content_id + 1)
+    elsewhere = api.client.get("/m/lookup", params={**params, "banks": "OTHER"}, headers=api.headers())
+    assert elsewhere.json() == {}
+    bad = api.client.get("/m/lookup", params={"signal": "xyz", "signal_type": "md5"}, headers=api.headers())
+    assert bad.status_code in (400, 422)
+
+
 def test_lookup_upload(api: ApiHarness) -> None:
     content_id = _bank_with_photo(api)
     found = api.client.post("/m/lookup", files={"photo": ("p.jpg", JPEG)}, headers=api.headers()).json()

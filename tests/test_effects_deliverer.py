@@ -4,6 +4,7 @@ letters, per-item order and leases."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,3 +314,29 @@ def test_disabled_endpoint_gets_nothing_until_enabled(
             session.execute(update(WebhookEndpoint).values(enabled=True))
         assert deliverer.deliver_due() == 1
     assert len(receiver.received) == 1
+
+
+def test_an_idle_deliverer_is_woken_by_its_wakeup_event_and_has_due_reads_only(
+    database: Database, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    """With an interval far beyond the test, only the wake-up can bring the event out; stop needs it too."""
+    service_id = add_service(database, receiver.url)
+    stop, wakeup = threading.Event(), threading.Event()
+    with WebhookDeliverer(database, settings) as deliverer:
+        assert not deliverer.has_due()
+        thread = threading.Thread(target=deliverer.run, args=(stop, 3600.0, wakeup))
+        thread.start()
+        try:
+            add_event(database, service_id, 7, "block")
+            assert deliverer.has_due()
+            wakeup.set()
+            deadline = time.monotonic() + 30
+            while not receiver.received and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(receiver.received) == 1
+            assert not deliverer.has_due()
+        finally:
+            stop.set()
+            wakeup.set()
+            thread.join(30)
+        assert not thread.is_alive()

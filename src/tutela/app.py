@@ -80,8 +80,11 @@ class Tutela:
         self._background.every(self.settings.index_sync_seconds, "index-sync", self.matcher.sync)
         if self.settings.run_workers if workers is None else workers:
             deliverer = WebhookDeliverer(self.database, self.settings)
+            wakeup = self.pipeline.notifier.results_stored  # verdicts stored here are delivered at once
             self._background.thread(
-                "webhooks", lambda stop: deliverer.run(stop, self.settings.webhook_poll_seconds)
+                "webhooks",
+                lambda stop: deliverer.run(stop, self.settings.webhook_poll_seconds, wakeup),
+                wakeup=wakeup,
             )
             self._background.on_stop(deliverer.close)
         self._background.start()

@@ -8,6 +8,7 @@ an added or disabled entry is visible to the next query with no rebuild, in this
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -67,12 +68,18 @@ class Matcher:
         self._banks: dict[int, _BankInfo] = {}
         self._seq = 0
         self._max_entry_id = 0
+        self._synced_at = 0.0
         self._sync_lock = threading.Lock()  # the request thread and the sync loop may both call sync()
 
     @property
     def seq(self) -> int:
         """The last change sequence number applied to the indexes."""
         return self._seq
+
+    @property
+    def synced_at(self) -> float:
+        """`time.monotonic()` when the indexes last caught up with the change log (load or sync)."""
+        return self._synced_at
 
     def load(self) -> None:
         """Load every bank and entry, remembering the change sequence the snapshot corresponds to."""
@@ -82,11 +89,13 @@ class Matcher:
             for bank in session.scalars(select(Bank)):
                 self._apply_bank(bank)
             self._load_entries_after(session, 0)
+            self._synced_at = time.monotonic()
 
     def sync(self) -> int:
         """Apply the changes committed since the last sync; returns how many were applied."""
         with self._sync_lock, self._database.read() as session:
             changes = changes_since(session, self._seq)
+            self._synced_at = time.monotonic()  # caught up with what was committed when the read began
             if not changes:
                 return 0
             new_entries = False

@@ -140,16 +140,42 @@ class WebhookDeliverer:
             self.send(delivery)
         return len(claimed)
 
-    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        """Deliver until `stop` is set, waiting `interval` seconds whenever a round finds nothing to do."""
+    def run(
+        self, stop: threading.Event, interval: float = 1.0, wakeup: threading.Event | None = None
+    ) -> None:
+        """Deliver until `stop` is set, waiting `interval` seconds whenever a round finds nothing to do.
+
+        `wakeup`, when given, ends such a wait early: the in-process pipeline sets it after storing verdicts
+        (whose outbox events are then due), and whoever sets `stop` must set it too. An idle round is one
+        read-only query (`has_due`); the write transaction of `claim` runs only when something may be due.
+        """
         while not stop.is_set():
+            if wakeup is not None:
+                wakeup.clear()  # before looking: a verdict stored after this point ends the next wait
             try:
-                busy = self.deliver_due() > 0
+                busy = self.has_due() and self.deliver_due() > 0
             except Exception:
                 log.exception("webhook delivery round failed; retrying in %s s", interval)
                 busy = False
             if not busy:
-                stop.wait(interval)
+                (stop if wakeup is None else wakeup).wait(interval)
+
+    def has_due(self) -> bool:
+        """Whether some pending delivery is due and not leased: a cheap read, so that an idle deliverer does
+        not take the write lock to find nothing (`claim` applies the full conditions)."""
+        now = utc_now()
+        with self._database.read() as session:
+            return bool(
+                session.scalar(
+                    select(
+                        exists().where(
+                            WebhookDelivery.state == PENDING,
+                            WebhookDelivery.next_attempt_at <= now,
+                            _lease_free(now),
+                        )
+                    )
+                )
+            )
 
     def claim(self, limit: int) -> list[ClaimedDelivery]:
         """Lease up to `limit` due deliveries for `webhook_lease_seconds`, oldest due first."""

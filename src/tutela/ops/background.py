@@ -29,6 +29,7 @@ class Background:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._on_stop: list[Callable[[], object]] = []
+        self._wakeups: list[threading.Event] = []
 
     @property
     def stop_event(self) -> threading.Event:
@@ -40,9 +41,14 @@ class Background:
             return
         self._loops.append(_Loop(name, seconds, run))
 
-    def thread(self, name: str, target: Callable[[threading.Event], None]) -> None:
-        """Run `target(stop_event)` on its own thread once started; it must return when the event is set."""
+    def thread(
+        self, name: str, target: Callable[[threading.Event], None], *, wakeup: threading.Event | None = None
+    ) -> None:
+        """Run `target(stop_event)` on its own thread once started; it must return when the event is set.
+        A target that sleeps on its own `wakeup` event rather than the stop event passes it: stop sets it."""
         self._loops.append(_Loop(name, 0.0, lambda: target(self._stop)))
+        if wakeup is not None:
+            self._wakeups.append(wakeup)
 
     def on_stop(self, cleanup: Callable[[], object]) -> None:
         """Run `cleanup` after the loops have stopped (closing clients they used)."""
@@ -59,6 +65,8 @@ class Background:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        for wakeup in self._wakeups:
+            wakeup.set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()

@@ -1,6 +1,7 @@
-"""In-process wake-ups: a submit wakes the worker, a stored verdict wakes `?wait=true` requests.
+"""In-process wake-ups: a submit wakes the worker; a stored verdict wakes `?wait=true` requests and the
+webhook deliverer (its outbox event is due).
 
-Both are shortcuts. A worker in another process is found by polling (`worker_poll_seconds` for jobs,
+All are shortcuts. A worker in another process is found by polling (`worker_poll_seconds` for jobs,
 `wait_poll_seconds` for verdicts), so a missed or absent notification costs latency, never correctness.
 """
 
@@ -21,6 +22,8 @@ class Notifier:
         self._finished = threading.Condition()
         self._generation = 0
         self._jobs = threading.Event()
+        self.results_stored = threading.Event()
+        """Set after the worker commits results; the in-process webhook deliverer waits on it when idle."""
 
     @property
     def generation(self) -> int:
@@ -33,6 +36,7 @@ class Notifier:
         with self._finished:
             self._generation += 1
             self._finished.notify_all()
+        self.results_stored.set()
 
     def wait_finished(self, generation: int, timeout: float) -> None:
         """Return when an evaluation finished after `generation` was read, or after `timeout` seconds."""

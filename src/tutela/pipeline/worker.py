@@ -74,7 +74,6 @@ class Worker:
         self.notifier = notifier
         self.queue = JobQueue(app.database, QueueLimits.from_settings(app.settings))
         self.spool = spool_for(app.settings)
-        self._last_sync = 0.0
         self._last_sweep = 0.0
 
     def run(self, stop: threading.Event) -> None:
@@ -95,8 +94,8 @@ class Worker:
     def step(self) -> int:
         """One round: follow the bank feed, sweep if due, process one leased batch; returns jobs leased."""
         now = time.monotonic()
-        if now - self._last_sync >= self.app.settings.index_sync_seconds:
-            self._sync()
+        if now - self.app.matcher.synced_at >= self.app.settings.index_sync_seconds:
+            self.app.matcher.sync()  # skipped when another loop of this process (serve's index sync) just did
         if now - self._last_sweep >= SWEEP_INTERVAL_SECONDS:
             self._last_sweep = now
             sweep_spool(
@@ -108,13 +107,9 @@ class Worker:
             return 0
         jobs = self.queue.lease(self.owner, self.app.settings.worker_batch_size, self.lanes)
         if jobs:
-            self._sync()
+            self.app.matcher.sync()
             self._process(jobs)
         return len(jobs)
-
-    def _sync(self) -> None:
-        self.app.matcher.sync()
-        self._last_sync = time.monotonic()
 
     def _process(self, jobs: Sequence[LeasedJob]) -> None:
         try:
