@@ -6,6 +6,7 @@ point runs the same code path against the same state.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -43,6 +44,7 @@ class Tutela:
             database,
             low_quality_threshold=settings.pdq_low_quality_threshold,
             min_quality=settings.pdq_min_quality,
+            threads=settings.index_threads or max(1, len(os.sched_getaffinity(0)) // settings.serve_workers),
         )
 
     @classmethod

@@ -58,12 +58,19 @@ class _BankInfo:
 class Matcher:
     """PDQ and exact indexes over every bank, following the change log of one database."""
 
-    def __init__(self, database: Database, *, low_quality_threshold: int | None, min_quality: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        low_quality_threshold: int | None,
+        min_quality: int,
+        threads: int | None = None,
+    ) -> None:
         self._database = database
         self._min_quality = min_quality
         # None: low-quality hashes (flat images) never match perceptually: neither indexed nor queried.
         self._low_quality_matches = low_quality_threshold is not None
-        self.pdq = PdqIndex(low_quality_threshold=low_quality_threshold or 0)
+        self.pdq = PdqIndex(low_quality_threshold=low_quality_threshold or 0, threads=threads)
         self.exact = ExactIndex()
         self._banks: dict[int, _BankInfo] = {}
         self._seq = 0
@@ -119,21 +126,31 @@ class Matcher:
     def lookup(self, signal_type: str, value: str, *, banks: Iterable[str] | None = None) -> list[Match]:
         """Matches of one bare hash: `value` is the validated hex of `signal_type` (a PDQ hash sent without
         a quality counts as usable, as HMA treats it). One index query, no dihedral variants."""
-        found: dict[tuple[str, int], Match] = {}
-        raw = bytes.fromhex(value)
+        return self.lookup_many(signal_type, [value], banks=banks)[0]
+
+    def lookup_many(
+        self, signal_type: str, values: Sequence[str], *, banks: Iterable[str] | None = None
+    ) -> list[list[Match]]:
+        """`lookup` of each value, as one batched index query (a PDQ scan of N hashes costs far less than N
+        scans of one)."""
+        wanted = None if banks is None else set(banks)
+        results: list[dict[tuple[str, int], Match]] = [{} for _ in values]
         if signal_type == PDQ.name:
-            hits = self.pdq.query_one(raw)
-            for entry_id, bank_id, distance in zip(
-                hits.entry_ids.tolist(), hits.bank_ids.tolist(), hits.distances.tolist(), strict=True
-            ):
-                self._keep(found, PDQ.name, entry_id, bank_id, distance, None)
+            if values:
+                hashes = np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(-1, 32)
+                for found, hits in zip(results, self.pdq.query(hashes), strict=True):
+                    for entry_id, bank_id, distance in zip(
+                        hits.entry_ids.tolist(), hits.bank_ids.tolist(), hits.distances.tolist(), strict=True
+                    ):
+                        self._keep(found, PDQ.name, entry_id, bank_id, distance, None)
         else:
-            exact_hits = self.exact.query(raw)
-            for entry_id, bank_id in zip(
-                exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
-            ):
-                self._keep(found, signal_type, entry_id, bank_id, 0, None)
-        return _ordered(found, None if banks is None else set(banks))
+            for found, value in zip(results, values, strict=True):
+                exact_hits = self.exact.query(bytes.fromhex(value))
+                for entry_id, bank_id in zip(
+                    exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
+                ):
+                    self._keep(found, signal_type, entry_id, bank_id, 0, None)
+        return [_ordered(found, wanted) for found in results]
 
     def match_many(
         self, extractions: Sequence[Extraction], *, banks: Iterable[str] | None = None

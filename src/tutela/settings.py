@@ -89,6 +89,14 @@ class Settings(BaseSettings):
         "match index (about 39 bytes per PDQ entry) and, with run_workers, its own pipeline worker, "
         "decoders and webhook deliverer.",
     )
+    index_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Threads one process uses to scan the PDQ index; default: the CPU cores divided by "
+        "serve_workers (at least 1), since with several server processes the processes are the parallelism "
+        "and a scan split across threads costs more CPU per query.",
+    )
     access_log: bool = Field(
         default=False,
         description="Whether `tutela serve` logs one line per request; off by default, since it costs CPU on "

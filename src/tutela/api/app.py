@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from tutela import __version__
 from tutela.api import errors
+from tutela.api.lookup_batch import LookupBatcher
 from tutela.api.request_metrics import RequestMetrics
 from tutela.api.routes import banks, hma, items, ops, services
 from tutela.app import Tutela
@@ -42,6 +43,7 @@ def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            app.state.lookups.close()
             if background:
                 tutela.stop_background()
 
@@ -52,6 +54,7 @@ def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.tutela = tutela
+    app.state.lookups = LookupBatcher(tutela.matcher)
     app.state.open_networks = [
         ipaddress.ip_network(network, strict=False) for network in tutela.settings.hma_open_networks
     ]

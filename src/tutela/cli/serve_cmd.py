@@ -43,6 +43,7 @@ def serve_command(
         uvicorn.run(app, host=address, port=listen_port, log_level="info", access_log=settings.access_log)
         return
     Tutela.open(settings, load_indexes=False).close()  # migrate once, before the processes start
+    os.environ["TUTELA_SERVE_WORKERS"] = str(count)  # each process sizes its index threads from it
     uvicorn.run(
         FACTORY,
         factory=True,

@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 
 from tutela.api.auth import require
 from tutela.api.deps import get_tutela
+from tutela.api.lookup_batch import LookupBatcher
 from tutela.app import Tutela
 from tutela.auth import Permission, Principal
 from tutela.banks import Bank, BankCategory
@@ -94,6 +95,7 @@ async def hash_upload(request: Request, app: App, _: Hashing, types: Types = Non
 
 @router.get("/m/lookup")
 async def lookup_get(
+    request: Request,
     app: App,
     _: Lookup,
     url: str | None = None,
@@ -107,15 +109,15 @@ async def lookup_get(
     """Matches of a hash (`signal` + `signal_type`: `{bank: [{bank_content_id, distance}]}`) or of the
     content at `url` (the same per signal type, `{"pdq": {bank: [...]}}`, or one type's if `signal_type`).
 
-    A hash lookup runs on the event loop (validation and one index query, well under a millisecond at 100k
-    entries, no I/O); fetching and hashing a URL run in the thread pool."""
+    A PDQ hash joins the next batched index scan (`LookupBatcher`); other digests are looked up on the
+    event loop (a dict probe); fetching and hashing a URL run in the thread pool."""
     if url:
         data = await run_in_threadpool(_fetch, app, url)
         found = await run_in_threadpool(_lookup_content, app, data, types, banks)
         return found if signal_type is None else found.get(signal_type, {})
     if not signal or not signal_type:
         raise HTTPException(400, "either url, or both signal and signal_type, are required")
-    return _by_bank(_match_hash(app, signal, signal_type, banks))
+    return _by_bank(await _match_hash(request, app, signal, signal_type, banks))
 
 
 @router.post("/m/lookup")
@@ -135,6 +137,7 @@ async def lookup_upload(
 
 @router.get("/m/raw_lookup")
 async def raw_lookup(
+    request: Request,
     app: App,
     _: Lookup,
     signal: str,
@@ -143,7 +146,7 @@ async def raw_lookup(
     include_distance: bool = False,
 ) -> dict[str, list[Any]]:
     """Matching bank content ids, `{"matches": [id, ...]}`, or with distances when `include_distance`."""
-    matches = _match_hash(app, signal, signal_type, banks)
+    matches = await _match_hash(request, app, signal, signal_type, banks)
     if include_distance:
         return {"matches": [_content(m) for m in matches]}
     return {"matches": [m.entry_id for m in matches]}
@@ -337,9 +340,15 @@ def _lookup_content(
     return {s.type: _by_bank([m for m in matches if m.signal_type == s.type]) for s in signals}
 
 
-def _match_hash(app: Tutela, value: str, signal_type: str, banks: str | None) -> list[Match]:
+async def _match_hash(
+    request: Request, app: Tutela, value: str, signal_type: str, banks: str | None
+) -> list[Match]:
     kind = get_signal_type(signal_type)
-    return app.matcher.lookup(kind.name, kind.validate(value), banks=_bank_names(banks))
+    canonical = kind.validate(value)
+    if kind.name == PDQ.name:
+        batcher: LookupBatcher = request.app.state.lookups
+        return await batcher.lookup(canonical, _bank_names(banks))
+    return app.matcher.lookup(kind.name, canonical, banks=_bank_names(banks))
 
 
 def _content(match: Match) -> dict[str, Any]:
