@@ -88,7 +88,7 @@ def test_a_csam_bank_match_is_blocked_held_and_announced(runtime: PipelineRuntim
     assert payload["matches"] == [
         {"bank": "csam-hashes", "category": "csam", "signal_type": "pdq", "distance": 0}
     ]
-    assert payload["policy_version"] == runtime.policy.version
+    assert payload["policy_version"] == runtime.policies.default.version
 
 
 def test_a_non_matching_image_is_allowed_and_its_content_deleted(
@@ -162,3 +162,27 @@ def test_a_poison_item_is_dead_lettered_without_blocking_others(runtime: Pipelin
         job = session.scalars(select(Job).where(Job.evaluation_id == poison.evaluation.id)).one()
     assert job.state == "dead"
     assert [e.event_type for e in events_of(h, dead.item_id)] == ["item.failed"]
+
+
+def test_each_service_runs_its_own_policy(tmp_path: Path) -> None:
+    """A service with its own policy file gets that policy's verdict and version; others get the default."""
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(
+        "version: 1\nrules:\n  - id: label-all\n    when: {always: true}\n    then: [{label: kids}]\n"
+    )
+    settings = pipeline_settings(tmp_path / "data", service_policy_files={"kids": strict})
+    with harness(settings) as h:
+        kids = h.app.services.create("kids")
+        with h.app.pipeline as runtime:
+            done = {}
+            for service_id, name in ((h.service_id, "default"), (kids.id, "kids")):
+                accepted = runtime.submit(
+                    service_id=service_id, content_id=f"c-{name}", context=PUBLIC, content=image(5, 64)
+                )
+                done[name] = runtime.wait_for(accepted.evaluation.id, 120)
+        assert done["kids"] is not None
+        assert done["default"] is not None
+        assert done["kids"].visibility == "label"
+        assert done["default"].visibility == "allow"
+        assert done["kids"].policy_version == h.app.policies.for_service("kids").version
+        assert done["default"].policy_version == h.app.policies.default.version

@@ -22,8 +22,7 @@ from tutela.ops.background import Background
 from tutela.ops.blas import pin_blas_threads
 from tutela.ops.metrics import Metrics
 from tutela.pipeline.runtime import PipelineRuntime
-from tutela.policy import ValidatedPolicy, default_policy
-from tutela.policy import load as load_policy
+from tutela.policy.catalog import PolicyCatalog
 from tutela.services.store import ServiceStore
 from tutela.settings import Settings
 
@@ -63,14 +62,15 @@ class Tutela:
         self.matcher.sync()
 
     @cached_property
-    def policy(self) -> ValidatedPolicy:
-        """The policy the pipeline evaluates: `policy_file`, or the built-in pack."""
-        return load_policy(self.settings.policy_file) if self.settings.policy_file else default_policy()
+    def policies(self) -> PolicyCatalog:
+        """The policies the pipeline evaluates: `policy_file` (or the built-in pack) for every service, and
+        `service_policy_files` for the services that have their own; all validated before any item runs."""
+        return PolicyCatalog.from_files(self.settings.policy_file, self.settings.service_policy_files)
 
     @cached_property
     def pipeline(self) -> PipelineRuntime:
         """Submit and wait for items; its worker runs here only when `run_workers` is set (embedded)."""
-        return PipelineRuntime(self, self.policy, start_worker=self.settings.run_workers)
+        return PipelineRuntime(self, self.policies, start_worker=self.settings.run_workers)
 
     def use_pipeline(self, runtime: PipelineRuntime) -> None:
         """Replace the default pipeline runtime (`tutela worker` chooses decoder count and lanes)."""

@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         default=None,
         description="Policy rules (YAML, docs/policy.md) the pipeline evaluates; default: the built-in pack.",
     )
+    service_policy_files: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Policy files of services that do not run policy_file, as JSON: "
+        '{"kids-app": "/etc/tutela/kids.yaml"}. Every file is validated at start-up.',
+    )
     wait_max_seconds: float = Field(
         default=10.0,
         gt=0,

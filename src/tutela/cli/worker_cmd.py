@@ -37,11 +37,11 @@ def worker_command(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    runtime = PipelineRuntime(app, app.policy, decoder_processes=workers, lanes=lane or tuple(Lane))
+    runtime = PipelineRuntime(app, app.policies, decoder_processes=workers, lanes=lane or tuple(Lane))
     app.use_pipeline(runtime)
     try:
         app.start_background(workers=True)
-        started = {"event": "worker_started", "pid": os.getpid(), "policy_version": app.policy.version}
+        started = {"event": "worker_started", "pid": os.getpid(), "policy_versions": app.policies.versions()}
         sys.stderr.write(json.dumps(started) + "\n")
         sys.stderr.flush()
         stop.wait()

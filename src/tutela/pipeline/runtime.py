@@ -18,6 +18,7 @@ from tutela.pipeline.notify import Notifier, wait_for
 from tutela.pipeline.submit import Submission, submit
 from tutela.pipeline.worker import Worker
 from tutela.policy import ValidatedPolicy, default_policy
+from tutela.policy.catalog import PolicyCatalog
 from tutela.signals.base import Signal
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class PipelineRuntime:
     def __init__(
         self,
         app: Tutela,
-        policy: ValidatedPolicy | None = None,
+        policy: ValidatedPolicy | PolicyCatalog | None = None,
         *,
         start_worker: bool = True,
         decoder_processes: int | None = None,
@@ -38,7 +39,8 @@ class PipelineRuntime:
         hooks: DecoderHooks | None = None,
     ) -> None:
         self.app = app
-        self.policy = policy or default_policy()
+        chosen = policy or default_policy()
+        self.policies = chosen if isinstance(chosen, PolicyCatalog) else PolicyCatalog(chosen)
         self.notifier = Notifier()
         self._start_worker = start_worker
         self._decoder_processes = decoder_processes
@@ -56,7 +58,7 @@ class PipelineRuntime:
         self.pool = DecoderPool.from_settings(
             self.app.settings, size=self._decoder_processes, hooks=self._hooks
         )
-        self.worker = Worker(self.app, self.pool, self.policy, lanes=self._lanes, notifier=self.notifier)
+        self.worker = Worker(self.app, self.pool, self.policies, lanes=self._lanes, notifier=self.notifier)
         self._stop.clear()
         self._thread = threading.Thread(target=self.worker.run, args=(self._stop,), name="tutela-worker")
         self._thread.start()

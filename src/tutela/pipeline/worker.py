@@ -37,6 +37,7 @@ from tutela.pipeline.results import JobContext, policy_input, store_result, stor
 from tutela.pipeline.retention import sweep_spool
 from tutela.pipeline.spool import spool_for
 from tutela.policy import ValidatedPolicy
+from tutela.policy.catalog import PolicyCatalog
 from tutela.signals.extract import Extraction
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Worker:
         self,
         app: Tutela,
         pool: DecoderPool,
-        policy: ValidatedPolicy,
+        policy: ValidatedPolicy | PolicyCatalog,
         *,
         owner: str | None = None,
         lanes: Collection[Lane] = tuple(Lane),
@@ -68,7 +69,7 @@ class Worker:
     ) -> None:
         self.app = app
         self.pool = pool
-        self.policy = policy
+        self.policies = policy if isinstance(policy, PolicyCatalog) else PolicyCatalog(policy)
         self.owner = owner or default_owner()
         self.lanes = tuple(lanes)
         self.notifier = notifier
@@ -121,7 +122,8 @@ class Worker:
     def _process_batch(self, contexts: Sequence[JobContext]) -> None:
         scanned: list[JobContext] = []
         for context in contexts:
-            ok, reason = self.policy.should_scan(context.service_name, context.surface, context.jurisdiction)
+            policy = self.policies.for_service(context.service_name)
+            ok, reason = policy.should_scan(context.service_name, context.surface, context.jurisdiction)
             if ok:
                 scanned.append(context)
             else:
@@ -169,7 +171,8 @@ class Worker:
     def _finish(
         self, context: JobContext, extraction: Extraction, matches: list[Match], bank_seq: int
     ) -> None:
-        verdict = self.policy.evaluate(policy_input(context, extraction, matches))
+        policy = self.policies.for_service(context.service_name)
+        verdict = policy.evaluate(policy_input(context, extraction, matches))
         try:
             with self.app.database.write() as session:
                 held = store_result(
@@ -190,7 +193,8 @@ class Worker:
     def _finish_skipped(self, context: JobContext, reason: str) -> None:
         try:
             with self.app.database.write() as session:
-                store_skipped(session, context, reason, policy_version=self.policy.version)
+                version = self.policies.for_service(context.service_name).version
+                store_skipped(session, context, reason, policy_version=version)
         except LeaseLost as exc:
             logger.warning("worker %s: %s", self.owner, exc)
             return
