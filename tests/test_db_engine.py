@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 
 from tutela.db import Database, UtcDateTime, create_engine
-from tutela.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from tutela.settings import Settings
 
 
@@ -27,7 +26,7 @@ def test_sqlite_engine_creates_data_dir_and_sets_pragmas(tmp_path: Path) -> None
     assert pragmas == {
         "journal_mode": "wal",
         "foreign_keys": 1,
-        "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+        "busy_timeout": Settings().sqlite_busy_timeout_ms,
         "synchronous": 1,  # NORMAL
     }
 

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the database; default: SQLite file tutela.db in data_dir.",
     )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5_000,
+        ge=0,
+        description="How long a SQLite writer waits for the write lock before failing with 'database is "
+        "locked'; raise it when many processes write to one SQLite file.",
+    )
     max_media_bytes: int = Field(
         default=50 * 1024 * 1024,
         gt=0,

@@ -18,8 +18,6 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from tutela.settings import Settings
 
-SQLITE_BUSY_TIMEOUT_MS = 5_000
-"""How long a SQLite writer waits for the write lock before "database is locked"."""
 
 BEGIN_MODE_OPTION = "tutela_sqlite_begin"
 """Execution option naming the SQLite BEGIN mode (DEFERRED or IMMEDIATE) of a transaction."""
@@ -37,7 +35,10 @@ def create_engine(settings: Settings) -> Engine:
     if database_file is not None:
         database_file.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url)
-    event.listen(engine, "connect", _on_sqlite_connect)
+    busy_timeout_ms = settings.sqlite_busy_timeout_ms
+    event.listen(
+        engine, "connect", lambda connection, record: _on_sqlite_connect(connection, busy_timeout_ms)
+    )
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
 
@@ -50,14 +51,14 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: object) -> None:
+def _on_sqlite_connect(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     # Take BEGIN away from the sqlite3 module (it skips it for DDL); `_on_sqlite_begin` issues it instead.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
