@@ -18,7 +18,6 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from tutela.settings import Settings
 
-
 BEGIN_MODE_OPTION = "tutela_sqlite_begin"
 """Execution option naming the SQLite BEGIN mode (DEFERRED or IMMEDIATE) of a transaction."""
 
