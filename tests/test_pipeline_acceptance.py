@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.pipeline_support import PUBLIC, Harness, harness, image, pdq_of, pipeline_settings, worker_process
+from tutela.effects import delivery_stats
 from tutela.effects.models import DeliveryState, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from tutela.effects.testing import WebhookReceiver
 from tutela.pipeline import EvaluationStatus, JobState, spool_for, submit, wait_for
@@ -57,6 +58,9 @@ def crash_and_recover(tmp_path: Path, items: int, kill_after: int) -> None:
         with worker_process(settings):
             wait_until(lambda: status_counts(h)[EvaluationStatus.DONE] == items, 180)
             wait_until(lambda: len({r.event_id for r in receiver.received}) >= items, 120)
+            # A request in flight when the first worker died reached the receiver but was not recorded: it is
+            # sent again once its lease (8 s) expires, and only then recorded as delivered.
+            wait_until(lambda: delivery_stats(h.app.database).pending == 0, 120)
         with h.app.database.read() as session:
             evaluations = list(session.scalars(select(Evaluation)))
             jobs = list(session.scalars(select(Job)))
