@@ -93,6 +93,13 @@ def switch_bank(
     return body
 
 
+def _visible_service(app: Tutela, principal: Principal, name: str) -> int:
+    """The id of service `name`, as long as the caller may see it (platform keys: their own only)."""
+    service_id = app.services.get(name).id
+    check_service(principal, service_id)
+    return service_id
+
+
 def _webhook_out(endpoint: WebhookEndpoint, secret: str | None = None) -> WebhookOut:
     return WebhookOut(
         id=endpoint.id,
@@ -108,8 +115,7 @@ def _webhook_out(endpoint: WebhookEndpoint, secret: str | None = None) -> Webhoo
 def list_webhooks(
     service: str, app: App, principal: Annotated[Principal, Depends(require(Permission.WEBHOOKS_READ))]
 ) -> list[WebhookOut]:
-    service_id = app.services.get(service).id
-    check_service(principal, service_id)
+    service_id = _visible_service(app, principal, service)
     with app.database.read() as session:
         rows = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.service_id == service_id))
         return [_webhook_out(row) for row in rows]
@@ -123,8 +129,7 @@ def add_webhook(
     principal: Annotated[Principal, Depends(require(Permission.WEBHOOKS_WRITE))],
 ) -> WebhookOut:
     """Register an endpoint; private, loopback and link-local targets are refused unless allowed."""
-    service_id = app.services.get(service).id
-    check_service(principal, service_id)
+    service_id = _visible_service(app, principal, service)
     check_target(body.url, app.settings.allow_private_network_targets)
     secret = body.secret or secrets.token_urlsafe(32)
     with app.database.write() as session:
@@ -144,8 +149,7 @@ def delete_webhook(
     principal: Annotated[Principal, Depends(require(Permission.WEBHOOKS_WRITE))],
 ) -> None:
     """Disable an endpoint (kept, so its delivery history stays readable)."""
-    service_id = app.services.get(service).id
-    check_service(principal, service_id)
+    service_id = _visible_service(app, principal, service)
     with app.database.write() as session:
         endpoint = session.get(WebhookEndpoint, webhook_id)
         if endpoint is None or endpoint.service_id != service_id:
