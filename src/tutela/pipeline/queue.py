@@ -171,6 +171,7 @@ class JobQueue:
             update(Job)
             .where(Job.id == job.id, Job.attempts == job.attempt, Job.state != JobState.DONE.value)
             .values(state=JobState.DONE.value, lease_owner=None, lease_expires_at=None, updated_at=utc_now())
+            .execution_options(synchronize_session=False)
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(f"job {job.id} was leased again after attempt {job.attempt}; result discarded")

@@ -109,6 +109,7 @@ def store_result(
             spool_expires_at=now + timedelta(hours=retention_hours) if held and context.spool_name else None,
             finished_at=now,
         )
+        .execution_options(synchronize_session=False)
     )
     _touch_item(session, context.item_id)
     payload = {
@@ -168,4 +169,9 @@ def _ids(context: JobContext) -> dict[str, Any]:
 
 def _touch_item(session: Session, item_id: int) -> None:
     # Takes the item's row lock on PostgreSQL, which orders the outbox's per-item sequence numbers.
-    session.execute(update(Item).where(Item.id == item_id).values(updated_at=utc_now()))
+    session.execute(
+        update(Item)
+        .where(Item.id == item_id)
+        .values(updated_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )

@@ -3,8 +3,9 @@
 One loop serves both deployments: `tutela serve` runs it on a background thread, `tutela worker` in its own
 process. Each round it leases a batch (live lane first), brings the match index up to the bank change log
 (after leasing, so an item accepted after a bank change commits is matched against it), extracts content
-in parallel in the decoder pool, matches the batch at once, and stores each job's verdict and outbox event
-in one transaction that also acknowledges the job. Spooled content is deleted after that commit unless the
+in parallel in the decoder pool, matches the batch at once, and stores the round's verdicts in one write
+transaction in which each job acknowledges itself and gets its own outbox event (one transaction per job
+if that fails). Spooled content is deleted after that commit unless the
 verdict holds it for review. Idle, it keeps following the bank change feed every `index_sync_seconds`.
 
 Failures: a decoder crash or timeout counts an attempt (retried with backoff, dead after job_max_attempts);
@@ -23,8 +24,11 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from tutela.matcher import Match
 from tutela.pipeline.context import Lane
@@ -36,7 +40,7 @@ from tutela.pipeline.queue import JobQueue, LeasedJob, QueueLimits
 from tutela.pipeline.results import JobContext, policy_input, store_result, store_skipped
 from tutela.pipeline.retention import sweep_spool
 from tutela.pipeline.spool import spool_for
-from tutela.policy import ValidatedPolicy
+from tutela.policy import ValidatedPolicy, Verdict
 from tutela.policy.catalog import PolicyCatalog
 from tutela.signals.extract import Extraction
 
@@ -47,6 +51,16 @@ logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 60.0
 """How often a worker runs the spool retention sweep."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """One job's outcome, evaluated and waiting to be stored."""
+
+    context: JobContext
+    extraction: Extraction
+    matches: list[Match]
+    verdict: Verdict
 
 
 def default_owner() -> str:
@@ -132,9 +146,67 @@ class Worker:
         ready = [(c, e) for c, e in zip(scanned, extracted, strict=True) if e is not None]
         seq = self.app.matcher.seq
         all_matches = self.app.matcher.match_many([e for _, e in ready])
+        results: list[_Result] = []
         for (context, extraction), matches in zip(ready, all_matches, strict=True):
             wanted = [m for m in matches if m.bank not in context.disabled_banks]
-            self._guarded(context, partial(self._finish, context, extraction, wanted, seq))
+            try:
+                verdict = self.policies.for_service(context.service_name).evaluate(
+                    policy_input(context, extraction, wanted)
+                )
+            except Exception as exc:
+                logger.exception("worker %s: job %d failed unexpectedly", self.owner, context.job.id)
+                self._fail(context.job, f"{type(exc).__name__}: {exc}")
+                continue
+            results.append(_Result(context, extraction, wanted, verdict))
+        self._store_all(results, seq)
+
+    def _store_all(self, results: Sequence[_Result], bank_seq: int) -> None:
+        """Store the round's results in one write transaction; on an unexpected error, one per job.
+
+        Each job still acknowledges itself (a lost lease skips only that job: `ack` is its first statement,
+        so nothing of it was written) and gets its own verdict and outbox event. If anything else fails,
+        the whole transaction rolls back and every job is stored on its own, so one bad job costs no other.
+        """
+        if not results:
+            return
+        if len(results) > 1:
+            stored: list[tuple[_Result, bool]] = []
+            try:
+                with self.app.database.write() as session:
+                    for result in results:
+                        try:
+                            held = self._store(session, result, bank_seq)
+                        except LeaseLost as exc:
+                            logger.warning("worker %s: %s", self.owner, exc)
+                            continue
+                        stored.append((result, held))
+            except Exception:
+                logger.exception(
+                    "worker %s: storing %d results together failed; storing each on its own",
+                    self.owner,
+                    len(results),
+                )
+            else:
+                for result, held in stored:
+                    self._delete_content(result.context, held)
+                return
+        for result in results:
+            self._guarded(result.context, partial(self._finish, result, bank_seq))
+
+    def _store(self, session: Session, result: _Result, bank_seq: int) -> bool:
+        return store_result(
+            session,
+            result.context,
+            result.extraction,
+            result.matches,
+            result.verdict,
+            bank_seq=bank_seq,
+            retention_hours=self.app.settings.spool_retention_hours,
+        )
+
+    def _delete_content(self, context: JobContext, held: bool) -> None:
+        if context.spool_name is not None and not held:
+            self.spool.delete(context.spool_name)
 
     def _guarded(self, context: JobContext, finish: Callable[[], None]) -> None:
         """Run one job's last step; an unexpected error fails only that job (counted as an attempt)."""
@@ -168,27 +240,14 @@ class Worker:
             self._fail(context.job, str(exc))
             return None
 
-    def _finish(
-        self, context: JobContext, extraction: Extraction, matches: list[Match], bank_seq: int
-    ) -> None:
-        policy = self.policies.for_service(context.service_name)
-        verdict = policy.evaluate(policy_input(context, extraction, matches))
+    def _finish(self, result: _Result, bank_seq: int) -> None:
         try:
             with self.app.database.write() as session:
-                held = store_result(
-                    session,
-                    context,
-                    extraction,
-                    matches,
-                    verdict,
-                    bank_seq=bank_seq,
-                    retention_hours=self.app.settings.spool_retention_hours,
-                )
+                held = self._store(session, result, bank_seq)
         except LeaseLost as exc:
             logger.warning("worker %s: %s", self.owner, exc)
             return
-        if context.spool_name is not None and not held:
-            self.spool.delete(context.spool_name)
+        self._delete_content(result.context, held)
 
     def _finish_skipped(self, context: JobContext, reason: str) -> None:
         try:
