@@ -19,12 +19,19 @@ from tutela import __version__
 from tutela.api import errors
 from tutela.api.lookup_batch import LookupBatcher
 from tutela.api.request_metrics import RequestMetrics
-from tutela.api.routes import banks, hma, items, ops, services
+from tutela.api.routes import banks, hma_curation, hma_matching, items, ops, services
 from tutela.app import Tutela
 from tutela.ops.metrics import Metrics
 from tutela.settings import get_settings
 
-ROUTERS: tuple[APIRouter, ...] = (ops.router, items.router, banks.router, services.router, hma.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    ops.router,
+    items.router,
+    banks.router,
+    services.router,
+    hma_matching.router,
+    hma_curation.router,
+)
 """Every router the app serves, in order; tests walk these (FastAPI nests included routers)."""
 
 

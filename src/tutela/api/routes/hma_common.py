@@ -1,0 +1,92 @@
+"""Shared parts of the HMA-compatible routes (hma_matching, hma_curation): permissions, parameters, and
+reading, fetching and hashing content the way HMA's hashing endpoints do.
+
+An HMA client switches to Tutela by changing its base URL (and sending an API key, or calling from a network
+listed in `hma_open_networks`). What differs from HMA, and why:
+- Banks are on or off, so `enabled_ratio` must be 0.0 or 1.0; `seed` and `bypass_coinflip` are accepted and
+  have no effect (a disabled bank is out of the index, so `bypass_coinflip` cannot bring it back).
+- A bank content id is a Tutela entry id, and Tutela keeps one entry per signal: adding content with two
+  signals creates two entries and answers with the first id. Adding a signal the bank already holds answers
+  with the existing entry instead of a duplicate.
+- Hashing yields `pdq` and `md5` unless `types` asks for others (`sha1`, `sha256`); any single file field
+  is accepted as the upload (HMA names it after the content type, e.g. `photo`).
+- Creating or renaming a bank here follows HMA's naming rule (UPPER_WITH_UNDERSCORE); banks made through
+  /v1 keep their own names and are listed as they are. An existing name answers 409, not HMA's 403.
+- `raw_lookup` sees enabled entries only, like `lookup`; errors are Tutela's `{"detail": ...}` bodies, with
+  HMA's 400 for bad requests and Tutela's 422 for values that do not validate.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from starlette.datastructures import UploadFile
+
+from tutela.api.auth import require
+from tutela.api.deps import get_tutela
+from tutela.app import Tutela
+from tutela.auth import Permission, Principal
+from tutela.errors import MediaTooLarge
+from tutela.media import MediaLimits
+from tutela.net import fetch_with_settings
+from tutela.signals.base import Signal
+from tutela.signals.extract import Extraction, extract
+from tutela.signals.registry import get_signal_type
+
+App = Annotated[Tutela, Depends(get_tutela)]
+Hashing = Annotated[Principal, Depends(require(Permission.HASHES_COMPUTE, hma_open=True))]
+Lookup = Annotated[Principal, Depends(require(Permission.MATCHES_LOOKUP, hma_open=True))]
+Status = Annotated[Principal, Depends(require(Permission.STATUS_READ, hma_open=True))]
+BanksRead = Annotated[Principal, Depends(require(Permission.BANKS_READ, hma_open=True))]
+BanksWrite = Annotated[Principal, Depends(require(Permission.BANKS_WRITE, hma_open=True))]
+EntriesWrite = Annotated[Principal, Depends(require(Permission.ENTRIES_WRITE, hma_open=True))]
+Types = Annotated[str | None, Query(description="Comma-separated signal types; default pdq,md5.")]
+Banks = Annotated[str | None, Query(description="Comma-separated bank names to search; default all.")]
+
+DEFAULT_TYPES = ("pdq", "md5")
+"""HMA hashes photos with PDQ; MD5 gives content that does not decode (video) a signal, as video_md5 does."""
+
+
+def requested_types(types: str | None) -> tuple[list[str], bool]:
+    """The requested signal type names, validated, and whether the caller named them."""
+    if types is None:
+        return list(DEFAULT_TYPES), False
+    names = [get_signal_type(t.strip()).name for t in types.split(",") if t.strip()]
+    if not names:
+        raise HTTPException(400, "empty signal type selection in `types`")
+    return names, True
+
+
+def fetch_content(app: Tutela, url: str) -> bytes:
+    return fetch_with_settings(url, app.settings)
+
+
+async def upload_bytes(request: Request, app: Tutela) -> bytes:
+    """The one file of a multipart/form-data body, within `max_media_bytes`."""
+    limit = app.settings.max_media_bytes
+    async with request.form(max_files=1) as form:
+        files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        if len(files) != 1:
+            raise HTTPException(
+                400, "send exactly one file as multipart/form-data (HMA names the field 'photo')"
+            )
+        upload = files[0]
+        if upload.size is not None and upload.size > limit:
+            raise MediaTooLarge("size in bytes", upload.size, limit, "max_media_bytes")
+        return await upload.read()
+
+
+def extract_requested(app: Tutela, data: bytes, types: str | None) -> tuple[Extraction, list[Signal]]:
+    """Extract `data` and keep the requested signals; 422 when one the caller named is missing."""
+    names, named = requested_types(types)
+    extraction = extract(data, MediaLimits.from_settings(app.settings))
+    signals = [s for s in extraction.signals if s.type in names]
+    missing = [n for n in names if n not in {s.type for s in signals}]
+    if not signals or (named and missing):
+        raise HTTPException(422, f"could not compute {', '.join(missing)}: {extraction.error}")
+    return extraction, signals
+
+
+def hex_signals(signals: list[Signal]) -> dict[str, str]:
+    return {s.type: s.value for s in signals}
