@@ -133,49 +133,55 @@ class Matcher:
     ) -> list[list[Match]]:
         """`lookup` of each value, as one batched index query (a PDQ scan of N hashes costs far less than N
         scans of one)."""
+        if signal_type == PDQ.name:
+            return self.search(values, banks=banks)
         wanted = None if banks is None else set(banks)
         results: list[dict[tuple[str, int], Match]] = [{} for _ in values]
-        if signal_type == PDQ.name:
-            if values:
-                hashes = np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(-1, 32)
-                for found, hits in zip(results, self.pdq.query(hashes), strict=True):
-                    for entry_id, bank_id, distance in zip(
-                        hits.entry_ids.tolist(), hits.bank_ids.tolist(), hits.distances.tolist(), strict=True
-                    ):
-                        self._keep(found, PDQ.name, entry_id, bank_id, distance, None)
-        else:
-            for found, value in zip(results, values, strict=True):
-                exact_hits = self.exact.query(bytes.fromhex(value))
-                for entry_id, bank_id in zip(
-                    exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
-                ):
-                    self._keep(found, signal_type, entry_id, bank_id, 0, None)
+        for found, value in zip(results, values, strict=True):
+            exact_hits = self.exact.query(bytes.fromhex(value))
+            for entry_id, bank_id in zip(
+                exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
+            ):
+                self._keep(found, signal_type, entry_id, bank_id, 0, None)
         return [_ordered(found, wanted) for found in results]
 
     def match_many(
         self, extractions: Sequence[Extraction], *, banks: Iterable[str] | None = None
     ) -> list[list[Match]]:
         """Matches for each extraction (PDQ, all dihedral variants when present, and exact digests)."""
+        return self.search(extractions, banks=banks)
+
+    def search(
+        self, queries: Sequence[str | Extraction], *, banks: Iterable[str] | None = None
+    ) -> list[list[Match]]:
+        """Matches for each query, with one PDQ scan for all: a string is a bare validated PDQ hash (hex),
+        answered as `lookup` answers it; an extraction is answered as `match_many` answers it. Callers that
+        gather concurrent requests (the API's `LookupBatcher`) mix both kinds in one scan."""
         wanted = None if banks is None else set(banks)
-        queries: list[bytes] = []
+        hashes: list[bytes] = []
         low: list[bool] = []
-        owners: list[tuple[int, int]] = []  # (extraction index, dihedral variant index)
-        for index, extraction in enumerate(extractions):
-            if extraction.pdq is None:
+        owners: list[tuple[int, int]] = []  # (query index, dihedral variant index)
+        for index, query in enumerate(queries):
+            if isinstance(query, str):  # a bare hash: usable quality, as HMA treats one
+                hashes.append(bytes.fromhex(query))
+                low.append(False)
+                owners.append((index, 0))
                 continue
-            low_quality = extraction.pdq.quality < self._min_quality
+            if query.pdq is None:
+                continue
+            low_quality = query.pdq.quality < self._min_quality
             if low_quality and not self._low_quality_matches:
                 continue
-            variants = extraction.pdq.dihedral or (extraction.pdq.hash,)
+            variants = query.pdq.dihedral or (query.pdq.hash,)
             for variant_index, variant in enumerate(variants):
-                queries.append(variant)
+                hashes.append(variant)
                 low.append(low_quality)
                 owners.append((index, variant_index))
-        results: list[dict[tuple[str, int], Match]] = [{} for _ in extractions]
-        if queries:
-            hashes = np.frombuffer(b"".join(queries), dtype=np.uint8).reshape(-1, 32)
+        results: list[dict[tuple[str, int], Match]] = [{} for _ in queries]
+        if hashes:
+            packed = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, 32)
             for (index, variant_index), hits in zip(
-                owners, self.pdq.query(hashes, np.array(low, dtype=np.bool_)), strict=True
+                owners, self.pdq.query(packed, np.array(low, dtype=np.bool_)), strict=True
             ):
                 transform = DIHEDRAL_NAMES[variant_index] if variant_index else None
                 for entry_id, bank_id, distance in zip(
@@ -184,8 +190,10 @@ class Matcher:
                     self._keep(
                         results[index], PDQ.name, int(entry_id), int(bank_id), int(distance), transform
                     )
-        for index, extraction in enumerate(extractions):
-            for signal in extraction.signals:
+        for index, query in enumerate(queries):
+            if isinstance(query, str):
+                continue
+            for signal in query.signals:
                 if signal.type == PDQ.name:
                     continue
                 exact_hits = self.exact.query(bytes.fromhex(signal.value))

@@ -1,11 +1,12 @@
-"""Gather concurrent lookups by PDQ hash into one index query.
+"""Gather concurrent lookups (bare PDQ hashes and hashed uploads) into one index query.
 
 A PDQ scan of 1M entries costs ~1.8 ms of CPU for one hash and ~0.5 ms per hash in a batch of 16, so at
 high request rates one scan per request cannot keep up. There is no fixed batching window: the first lookup
 starts a scan at once on the batcher's thread, and every lookup that arrives while a scan runs waits for the
-next one, which takes them all (up to `max_batch`). An idle server answers a lone lookup without waiting;
-a busy one batches as much as its own scan time allows. The event loop keeps serving during a scan (the
-kernels release the GIL).
+next one, which takes them all (up to `max_batch` requests). An idle server answers a lone lookup without
+waiting; a busy one batches as much as its own scan time allows. The event loop keeps serving during a scan
+(the kernels release the GIL). A bare hash is answered as `Matcher.lookup` answers it, an extraction (with
+its dihedral variants and exact digests, if any) as `Matcher.match_many` does: `Matcher.search` scans both.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from tutela.matcher import Match, Matcher
-from tutela.signals.pdq.signal import PDQ
+from tutela.signals.extract import Extraction
 
 MAX_BATCH = 64
-"""Hashes per scan; beyond ~64 the cost per hash stops falling (docs/performance.md)."""
+"""Requests per scan; beyond ~64 hashes the cost per hash stops falling (docs/performance.md)."""
 
 
 class LookupBatcher:
@@ -26,15 +27,25 @@ class LookupBatcher:
     def __init__(self, matcher: Matcher, *, max_batch: int = MAX_BATCH) -> None:
         self._matcher = matcher
         self._max_batch = max_batch
-        self._pending: list[tuple[str, asyncio.Future[list[Match]]]] = []
+        self._pending: list[tuple[str | Extraction, asyncio.Future[list[Match]]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="tutela-lookup")
 
     async def lookup(self, value: str, banks: list[str] | None) -> list[Match]:
         """Matches of one validated PDQ hash (hex), in `banks` (all when None)."""
+        return await self._join(value, banks)
+
+    async def match(self, extraction: Extraction, banks: list[str] | None) -> list[Match]:
+        """`Matcher.match_many` of one extraction, in `banks` (all when None)."""
+        return await self._join(extraction, banks)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _join(self, query: str | Extraction, banks: list[str] | None) -> list[Match]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Match]] = loop.create_future()
-        self._pending.append((value, future))
+        self._pending.append((query, future))
         if self._drainer is None or self._drainer.done() or self._drainer.get_loop() is not loop:
             self._drainer = loop.create_task(self._drain())
         matches = await future
@@ -43,17 +54,13 @@ class LookupBatcher:
         wanted = set(banks)
         return [m for m in matches if m.bank in wanted]
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending:
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-            values = [value for value, _ in batch]
+            queries = [query for query, _ in batch]
             try:
-                scan = self._matcher.lookup_many
-                results = await loop.run_in_executor(self._executor, scan, PDQ.name, values)
+                results = await loop.run_in_executor(self._executor, self._matcher.search, queries)
             except Exception as exc:  # the scan failed: every caller of this batch gets the error
                 for _, future in batch:
                     if not future.done():

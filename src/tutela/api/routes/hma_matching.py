@@ -63,10 +63,11 @@ async def lookup_get(
     content at `url` (the same per signal type, `{"pdq": {bank: [...]}}`, or one type's if `signal_type`).
 
     A PDQ hash joins the next batched index scan (`LookupBatcher`); other digests are looked up on the
-    event loop (a dict probe); fetching and hashing a URL run in the thread pool."""
+    event loop (a dict probe); fetching and hashing a URL run in the thread pool, and its hashes join the
+    batched scan too."""
     if url:
         data = await run_in_threadpool(fetch_content, app, url)
-        found = await run_in_threadpool(_lookup_content, app, data, types, banks)
+        found = await _lookup_content(request, app, data, types, banks)
         return found if signal_type is None else found.get(signal_type, {})
     if not signal or not signal_type:
         raise HTTPException(400, "either url, or both signal and signal_type, are required")
@@ -83,9 +84,10 @@ async def lookup_upload(
     seed: str | None = None,
     bypass_coinflip: bool = False,
 ) -> dict[str, MatchesByBank]:
-    """Hash one uploaded file and return its matches by signal type, then bank."""
+    """Hash one uploaded file (in the thread pool) and return its matches by signal type, then bank; the
+    hashes join the next batched index scan (`LookupBatcher`) with concurrent lookups."""
     data = await upload_bytes(request, app)
-    return await run_in_threadpool(_lookup_content, app, data, types, banks)
+    return await _lookup_content(request, app, data, types, banks)
 
 
 @router.get("/m/raw_lookup")
@@ -145,14 +147,15 @@ def _bank_names(banks: str | None) -> list[str] | None:
     return None if banks is None else [b.strip() for b in banks.split(",") if b.strip()]
 
 
-def _lookup_content(
-    app: Tutela, data: bytes, types: str | None, banks: str | None
+async def _lookup_content(
+    request: Request, app: Tutela, data: bytes, types: str | None, banks: str | None
 ) -> dict[str, MatchesByBank]:
-    extraction, signals = extract_requested(app, data, types)
+    extraction, signals = await run_in_threadpool(extract_requested, app, data, types)
     query = Extraction(
         signals=tuple(signals), pdq=extraction.pdq if any(s.type == PDQ.name for s in signals) else None
     )
-    matches = app.matcher.match_many([query], banks=_bank_names(banks))[0]
+    batcher: LookupBatcher = request.app.state.lookups
+    matches = await batcher.match(query, _bank_names(banks))
     return {s.type: _by_bank([m for m in matches if m.signal_type == s.type]) for s in signals}
 
 
