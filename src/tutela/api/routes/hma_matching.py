@@ -71,7 +71,8 @@ async def lookup_get(
         return found if signal_type is None else found.get(signal_type, {})
     if not signal or not signal_type:
         raise HTTPException(400, "either url, or both signal and signal_type, are required")
-    return _by_bank(await _match_hash(request, app, signal, signal_type, banks))
+    kind = get_signal_type(signal_type)
+    return by_bank(await match_hash(request.app.state.lookups, app, kind.name, kind.validate(signal), banks))
 
 
 @router.post("/m/lookup")
@@ -101,10 +102,9 @@ async def raw_lookup(
     include_distance: bool = False,
 ) -> dict[str, list[Any]]:
     """Matching bank content ids, `{"matches": [id, ...]}`, or with distances when `include_distance`."""
-    matches = await _match_hash(request, app, signal, signal_type, banks)
-    if include_distance:
-        return {"matches": [_content(m) for m in matches]}
-    return {"matches": [m.entry_id for m in matches]}
+    kind = get_signal_type(signal_type)
+    matches = await match_hash(request.app.state.lookups, app, kind.name, kind.validate(signal), banks)
+    return raw_matches(matches, include_distance)
 
 
 @router.post("/m/compare")
@@ -143,7 +143,7 @@ def status(_: Status) -> PlainTextResponse:
     return PlainTextResponse("I-AM-ALIVE")
 
 
-def _bank_names(banks: str | None) -> list[str] | None:
+def bank_names(banks: str | None) -> list[str] | None:
     return None if banks is None else [b.strip() for b in banks.split(",") if b.strip()]
 
 
@@ -155,26 +155,33 @@ async def _lookup_content(
         signals=tuple(signals), pdq=extraction.pdq if any(s.type == PDQ.name for s in signals) else None
     )
     batcher: LookupBatcher = request.app.state.lookups
-    matches = await batcher.match(query, _bank_names(banks))
-    return {s.type: _by_bank([m for m in matches if m.signal_type == s.type]) for s in signals}
+    matches = await batcher.match(query, bank_names(banks))
+    return {s.type: by_bank([m for m in matches if m.signal_type == s.type]) for s in signals}
 
 
-async def _match_hash(
-    request: Request, app: Tutela, value: str, signal_type: str, banks: str | None
+async def match_hash(
+    batcher: LookupBatcher, app: Tutela, signal_type: str, canonical: str, banks: str | None
 ) -> list[Match]:
-    kind = get_signal_type(signal_type)
-    canonical = kind.validate(value)
-    if kind.name == PDQ.name:
-        batcher: LookupBatcher = request.app.state.lookups
-        return await batcher.lookup(canonical, _bank_names(banks))
-    return app.matcher.lookup(kind.name, canonical, banks=_bank_names(banks))
+    """Matches of `canonical`, a validated hash of the registered `signal_type`: a PDQ hash joins the next
+    batched scan, a digest is a dict probe. Shared with the fast path (`tutela.api.hot_lookup`)."""
+    if signal_type == PDQ.name:
+        return await batcher.lookup(canonical, bank_names(banks))
+    return app.matcher.lookup(signal_type, canonical, banks=bank_names(banks))
+
+
+def raw_matches(matches: list[Match], include_distance: bool) -> dict[str, list[Any]]:
+    """The `/m/raw_lookup` answer."""
+    if include_distance:
+        return {"matches": [_content(m) for m in matches]}
+    return {"matches": [m.entry_id for m in matches]}
 
 
 def _content(match: Match) -> dict[str, Any]:
     return {"bank_content_id": match.entry_id, "distance": str(match.distance)}
 
 
-def _by_bank(matches: list[Match]) -> MatchesByBank:
+def by_bank(matches: list[Match]) -> MatchesByBank:
+    """Matches grouped by bank, in match order: the `/m/lookup` answer for one hash."""
     grouped: MatchesByBank = {}
     for match in matches:
         grouped.setdefault(match.bank, []).append(_content(match))
