@@ -30,10 +30,10 @@ class ApiHarness:
 
 
 @contextmanager
-def serve(tutela: Tutela, *, background: bool) -> Iterator[str]:
+def serve(tutela: Tutela, *, background: bool, hot_lookups: bool = True) -> Iterator[str]:
     """Run the app on 127.0.0.1 (a free port) in a thread; yields its base URL; stops it afterwards."""
     config = uvicorn.Config(
-        create_app(tutela, background=background),
+        create_app(tutela, background=background, hot_lookups=hot_lookups),
         host="127.0.0.1",
         port=0,
         log_level="warning",

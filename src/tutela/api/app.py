@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from tutela import __version__
 from tutela.api import errors
+from tutela.api.hot_lookup import HotLookup
 from tutela.api.lookup_batch import LookupBatcher
 from tutela.api.request_metrics import RequestMetrics
 from tutela.api.routes import banks, hma_curation, hma_matching, items, ops, services
@@ -40,8 +41,12 @@ def api_routes() -> list[APIRoute]:
     return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
 
 
-def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
-    """The HTTP API; with `background`, workers and deliverers run in this process while it serves."""
+def create_app(tutela: Tutela, *, background: bool = True, hot_lookups: bool = True) -> FastAPI:
+    """The HTTP API; with `background`, workers and deliverers run in this process while it serves.
+
+    `hot_lookups` puts the pure-ASGI fast path for lookups by hash (`tutela.api.hot_lookup`) in front of the
+    routes, inside the request metrics; off, the FastAPI routes answer those too (the tests compare both).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +73,8 @@ def create_app(tutela: Tutela, *, background: bool = True) -> FastAPI:
     if not hasattr(tutela, "metrics"):
         tutela.metrics = Metrics()
     errors.install(app)
+    if hot_lookups:  # added first, so it runs inside RequestMetrics (middleware added later wraps it)
+        app.add_middleware(HotLookup, state=app.state, routes=api_routes())
     app.add_middleware(RequestMetrics, metrics=tutela.metrics)
     for router in ROUTERS:
         app.include_router(router)
