@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tutela.demo.images import jpeg_bytes, picture
 from tutela.errors import InvalidSignal, UnknownSignalType
+from tutela.media import MediaLimits
 from tutela.signals import SIGNAL_TYPES, BytesExtractor, get_signal_type
+from tutela.signals.extract import extract
 from tutela.signals.pdq import PDQ, hamming
 
 hash32 = st.binary(min_size=32, max_size=32)
@@ -68,3 +71,15 @@ def test_digests_of_raw_bytes(name: str, algorithm: str, data: bytes) -> None:
     signal = signal_type.from_bytes(data)
     assert signal.value == hashlib.new(algorithm, data).hexdigest()
     assert signal_type.compare(signal.value, signal.value.upper()).match
+
+
+def test_extract_computes_only_the_requested_types(limits: MediaLimits) -> None:
+    data = jpeg_bytes(picture(3, (160, 120)))
+    everything = extract(data, limits)
+    some = extract(data, limits, types=["pdq", "sha256"])
+    assert some.signals == tuple(s for s in everything.signals if s.type in ("pdq", "sha256"))
+    assert some.pdq == everything.pdq
+    digests_only = extract(data, limits, types=["md5"])
+    assert digests_only.signals == (everything.signal("md5"),)
+    assert digests_only.media is None  # nothing decoded
+    assert digests_only.pdq is None

@@ -6,6 +6,7 @@ corrupt image) can still match an MD5 or SHA-1 list; the PDQ error is reported b
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from tutela.errors import MediaError, MediaTooLarge
@@ -13,7 +14,7 @@ from tutela.media import MediaLimits, open_media
 from tutela.signals.base import Signal
 from tutela.signals.md5 import MD5
 from tutela.signals.pdq.hasher import PdqResult, hash_media
-from tutela.signals.pdq.signal import PdqMode, pdq_signal
+from tutela.signals.pdq.signal import PDQ, PdqMode, pdq_signal
 from tutela.signals.sha1 import SHA1
 from tutela.signals.sha256 import SHA256
 
@@ -51,12 +52,18 @@ def extract(
     *,
     pdq_mode: PdqMode = PdqMode.FAST,
     dihedral: bool = False,
+    types: Collection[str] | None = None,
 ) -> Extraction:
-    """Digests of `data`, and PDQ when it decodes within the limits; never raises a MediaError."""
+    """Digests of `data`, and PDQ when it decodes within the limits; never raises a MediaError.
+
+    `types` limits the work to those signal type names (all when None): without "pdq" nothing is decoded.
+    """
     if len(data) > limits.max_media_bytes:
         error = MediaTooLarge("size in bytes", len(data), limits.max_media_bytes, "max_media_bytes")
         return Extraction(signals=(), error=str(error), error_type=type(error).__name__)
-    digests = tuple(d.from_bytes(data) for d in DIGESTS)
+    digests = tuple(d.from_bytes(data) for d in DIGESTS if types is None or d.name in types)
+    if types is not None and PDQ.name not in types:
+        return Extraction(signals=digests)
     try:
         media = open_media(data, limits)
         result = hash_media(media, pdq_mode, dihedral=dihedral)

@@ -80,7 +80,7 @@ async def upload_bytes(request: Request, app: Tutela) -> bytes:
 def extract_requested(app: Tutela, data: bytes, types: str | None) -> tuple[Extraction, list[Signal]]:
     """Extract `data` and keep the requested signals; 422 when one the caller named is missing."""
     names, named = requested_types(types)
-    extraction = extract(data, MediaLimits.from_settings(app.settings))
+    extraction = extract(data, MediaLimits.from_settings(app.settings), types=names)
     signals = [s for s in extraction.signals if s.type in names]
     missing = [n for n in names if n not in {s.type for s in signals}]
     if not signals or (named and missing):
