@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 
 from tests.pipeline_support import PUBLIC, Harness, harness, image, pdq_of, pipeline_settings
 from tutela.errors import InvalidSignal, MediaTooLarge
@@ -25,6 +24,7 @@ from tutela.pipeline import (
     submit,
 )
 from tutela.pipeline.models import Evaluation, Item
+from tutela.pipeline.queue import JobQueue
 from tutela.signals import Signal
 
 
@@ -99,16 +99,14 @@ def test_concurrent_duplicate_submits_make_one_evaluation(h: Harness) -> None:
     assert len(spool_files(h)) == 1
 
 
-def test_a_failure_mid_submit_leaves_nothing(h: Harness) -> None:
-    def fail_job_insert(*_: object) -> None:
+def test_a_failure_mid_submit_leaves_nothing(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail_job_insert(*_: object, **__: object) -> int:
         raise RuntimeError("disk on fire")
 
-    event.listen(Job, "before_insert", fail_job_insert)
-    try:
-        with pytest.raises(RuntimeError, match="disk on fire"):
-            submit(h.app, service_id=h.service_id, content_id="x", context=PUBLIC, content=image(5))
-    finally:
-        event.remove(Job, "before_insert", fail_job_insert)
+    # the item and evaluation rows are written by then: the job insert is the transaction's last statement
+    monkeypatch.setattr(JobQueue, "add", staticmethod(fail_job_insert))
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        submit(h.app, service_id=h.service_id, content_id="x", context=PUBLIC, content=image(5))
     assert (h.count(Item), h.count(Evaluation), h.count(Job)) == (0, 0, 0)
     assert spool_files(h) == []
 

@@ -241,6 +241,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How often an idle worker looks for jobs submitted by other processes.",
     )
+    wait_inline: bool = Field(
+        default=True,
+        description="A `?wait=true` submission to the live lane is leased by the server process's own worker "
+        "in the submit transaction and worked on the request's thread at once (it is queued all the same, so "
+        "a crash loses nothing); false leaves it to whichever worker leases it first.",
+    )
     wait_poll_seconds: float = Field(
         default=0.02,
         gt=0,

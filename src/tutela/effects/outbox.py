@@ -14,13 +14,34 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from tutela.db.types import utc_now
 from tutela.effects.models import DeliveryState, OutboxEvent, WebhookDelivery, WebhookEndpoint
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    """What `enqueue` wrote: the row id, the event id webhooks carry, the per-item number and the body."""
+
+    id: int
+    event_id: str
+    item_seq: int | None
+    event_type: str
+    payload: str
+
+
+_INSERT_EVENT = insert(OutboxEvent)
+_INSERT_DELIVERY = insert(WebhookDelivery)
+_ENABLED_ENDPOINTS = select(WebhookEndpoint.id).where(
+    WebhookEndpoint.service_id == bindparam("service_id"), WebhookEndpoint.enabled.is_(True)
+)
+_LAST_ITEM_SEQ = select(func.max(OutboxEvent.item_seq)).where(OutboxEvent.item_id == bindparam("item_id"))
+"""Statements built once: building and cache-keying a statement per call cost more than running it."""
 
 
 def enqueue(
@@ -30,48 +51,53 @@ def enqueue(
     item_id: int | None,
     event_type: str,
     payload: dict[str, Any],
-) -> OutboxEvent:
-    """Add an event and its pending deliveries to `session`; the caller's commit makes them real.
+) -> QueuedEvent:
+    """Add an event and its pending deliveries in `session`'s transaction; the caller's commit makes them
+    real.
 
     `payload` must be JSON-serialisable (TypeError otherwise, before anything is added). The event's
     `item_seq` is the next number for `item_id`, or None for an event about no item.
     """
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    item_seq = None if item_id is None else _next_item_seq(session, item_id)
+    connection = session.connection()
+    item_seq = None
+    if item_id is not None:
+        current = connection.execute(_LAST_ITEM_SEQ, {"item_id": item_id}).scalar()
+        item_seq = 1 if current is None else current + 1
     now = utc_now()
-    event = OutboxEvent(
-        event_id=str(uuid.uuid4()),
-        service_id=service_id,
-        item_id=item_id,
-        item_seq=item_seq,
-        event_type=event_type,
-        payload=body,
-        created_at=now,
+    event = QueuedEvent(0, str(uuid.uuid4()), item_seq, event_type, body)
+    inserted = connection.execute(
+        _INSERT_EVENT,
+        {
+            "event_id": event.event_id,
+            "service_id": service_id,
+            "item_id": item_id,
+            "item_seq": item_seq,
+            "event_type": event_type,
+            "payload": body,
+            "created_at": now,
+        },
     )
-    session.add(event)
-    session.flush()
-    endpoint_ids = session.scalars(
-        select(WebhookEndpoint.id).where(
-            WebhookEndpoint.service_id == service_id, WebhookEndpoint.enabled.is_(True)
+    row_id = inserted.inserted_primary_key
+    if row_id is None:  # every backend Tutela supports returns the new key
+        raise RuntimeError("the database returned no id for the new outbox event")
+    event = replace(event, id=int(row_id[0]))
+    endpoint_ids = connection.execute(_ENABLED_ENDPOINTS, {"service_id": service_id}).scalars().all()
+    if endpoint_ids:
+        connection.execute(
+            _INSERT_DELIVERY,
+            [
+                {
+                    "outbox_event_id": event.id,
+                    "endpoint_id": endpoint_id,
+                    "item_id": item_id,
+                    "item_seq": item_seq,
+                    "state": DeliveryState.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for endpoint_id in endpoint_ids
+            ],
         )
-    ).all()
-    session.add_all(
-        WebhookDelivery(
-            outbox_event_id=event.id,
-            endpoint_id=endpoint_id,
-            item_id=item_id,
-            item_seq=item_seq,
-            state=DeliveryState.PENDING.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for endpoint_id in endpoint_ids
-    )
-    session.flush()
     return event
-
-
-def _next_item_seq(session: Session, item_id: int) -> int:
-    current = session.scalar(select(func.max(OutboxEvent.item_seq)).where(OutboxEvent.item_id == item_id))
-    return 1 if current is None else current + 1

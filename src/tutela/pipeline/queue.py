@@ -21,7 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tutela.db.session import Database
@@ -34,6 +34,22 @@ from tutela.settings import Settings
 
 _OPEN = (JobState.READY.value, JobState.LEASED.value)
 FAILED_EVENT = "item.failed"
+_ACK = (
+    update(Job)
+    .where(
+        Job.id == bindparam("job_id"),
+        Job.attempts == bindparam("attempt"),
+        Job.state != JobState.DONE.value,
+    )
+    .values(
+        state=JobState.DONE.value,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+_INSERT_JOB = insert(Job)
+"""Built once (see tutela.pipeline.results)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +83,14 @@ class QueueLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class JobLease:
+    """Who leases a job as it is created, and for how long (a submitter that works its own job)."""
+
+    owner: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class LeasedJob:
     """A job this worker holds; `attempt` is the fencing token `ack` and `fail` check."""
 
@@ -84,26 +108,34 @@ class JobQueue:
         self.limits = limits
 
     @staticmethod
-    def add(session: Session, evaluation_id: int, lane: Lane) -> Job:
-        """Queue a job for an evaluation in the caller's transaction."""
+    def add(connection: Connection, evaluation_id: int, lane: Lane, *, lease: JobLease | None = None) -> int:
+        """Queue a job for an evaluation in the caller's transaction; with `lease`, already leased by its
+        owner (attempt 1), as `lease` would have left it. Returns the job's id."""
         now = utc_now()
-        job = Job(
-            evaluation_id=evaluation_id,
-            lane=lane.value,
-            priority=lane.priority,
-            state=JobState.READY.value,
-            attempts=0,
-            available_at=now,
-            created_at=now,
-            updated_at=now,
+        inserted = connection.execute(
+            _INSERT_JOB,
+            {
+                "evaluation_id": evaluation_id,
+                "lane": lane.value,
+                "priority": lane.priority,
+                "state": JobState.READY.value if lease is None else JobState.LEASED.value,
+                "attempts": 0 if lease is None else 1,
+                "lease_owner": None if lease is None else lease.owner,
+                "lease_expires_at": None if lease is None else now + timedelta(seconds=lease.seconds),
+                "available_at": now,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        session.add(job)
-        return job
+        key = inserted.inserted_primary_key
+        if key is None:  # every backend Tutela supports returns the new key
+            raise RuntimeError("the database returned no id for the new job")
+        return int(key[0])
 
     @staticmethod
-    def pending(session: Session) -> int:
-        """Jobs ready or leased (what `queue_max_pending` limits)."""
-        return int(session.scalar(select(func.count()).select_from(Job).where(Job.state.in_(_OPEN))) or 0)
+    def pending_statement() -> Select[int]:
+        """Counts jobs ready or leased (what `queue_max_pending` limits)."""
+        return select(func.count()).select_from(Job).where(Job.state.in_(_OPEN))
 
     def has_work(self, lanes: Collection[Lane] = tuple(Lane)) -> bool:
         """A cheap read-only look, so an idle worker does not take the write lock to find nothing."""
@@ -167,13 +199,10 @@ class JobQueue:
     @staticmethod
     def ack(session: Session, job: LeasedJob) -> None:
         """Mark the job done in the caller's result transaction; LeaseLost if it was leased again since."""
-        done = session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.attempts == job.attempt, Job.state != JobState.DONE.value)
-            .values(state=JobState.DONE.value, lease_owner=None, lease_expires_at=None, updated_at=utc_now())
-            .execution_options(synchronize_session=False)
+        done = session.connection().execute(
+            _ACK, {"job_id": job.id, "attempt": job.attempt, "b_updated_at": utc_now()}
         )
-        if done.rowcount != 1:  # type: ignore[attr-defined]
+        if done.rowcount != 1:
             raise LeaseLost(f"job {job.id} was leased again after attempt {job.attempt}; result discarded")
 
     def fail(self, job: LeasedJob, error: str, *, permanent: bool = False) -> JobState | None:

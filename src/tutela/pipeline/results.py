@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from tutela.db.types import utc_now
@@ -26,6 +26,31 @@ from tutela.signals.pdq.signal import PDQ
 
 VERDICT_EVENT = "item.verdict"
 SKIPPED_EVENT = "item.skipped"
+
+_STORED_COLUMNS = (
+    "status",
+    "signals",
+    "extraction_error",
+    "hasher_variant",
+    "matches",
+    "verdict",
+    "rules_fired",
+    "visibility",
+    "policy_version",
+    "bank_seq",
+    "automated",
+    "spool_name",
+    "spool_expires_at",
+    "finished_at",
+)
+_STORE_DONE = (
+    update(Evaluation)
+    .where(Evaluation.id == bindparam("evaluation_id"))
+    .values(error=None, **{column: bindparam(f"b_{column}") for column in _STORED_COLUMNS})
+)
+_TOUCH_ITEM = update(Item).where(Item.id == bindparam("item_id")).values(updated_at=bindparam("b_updated_at"))
+"""Built once and run on the session's connection: a per-call ORM update cost ~1 ms of CPU to build,
+cache-key and run through the ORM, several times the statement itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,27 +114,27 @@ def store_result(
     held = bool(verdict.holds)
     verdict_json = verdict.to_json()
     match_rows = [match_to_json(m) for m in matches]
-    session.execute(
-        update(Evaluation)
-        .where(Evaluation.id == context.evaluation_id)
-        .values(
-            status=EvaluationStatus.DONE.value,
-            error=None,
-            signals=[signal_to_json(s) for s in extraction.signals],
-            extraction_error=extraction.error,
-            hasher_variant=extraction.pdq.variant if extraction.pdq is not None else None,
-            matches=match_rows,
-            verdict=verdict_json,
-            rules_fired=list(verdict.fired),
-            visibility=verdict.visibility.value,
-            policy_version=verdict.policy_version,
-            bank_seq=bank_seq,
-            automated=verdict.automated,
-            spool_name=context.spool_name if held else None,
-            spool_expires_at=now + timedelta(hours=retention_hours) if held and context.spool_name else None,
-            finished_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    session.connection().execute(
+        _STORE_DONE,
+        {
+            "evaluation_id": context.evaluation_id,
+            "b_status": EvaluationStatus.DONE.value,
+            "b_signals": [signal_to_json(s) for s in extraction.signals],
+            "b_extraction_error": extraction.error,
+            "b_hasher_variant": extraction.pdq.variant if extraction.pdq is not None else None,
+            "b_matches": match_rows,
+            "b_verdict": verdict_json,
+            "b_rules_fired": list(verdict.fired),
+            "b_visibility": verdict.visibility.value,
+            "b_policy_version": verdict.policy_version,
+            "b_bank_seq": bank_seq,
+            "b_automated": verdict.automated,
+            "b_spool_name": context.spool_name if held else None,
+            "b_spool_expires_at": (
+                now + timedelta(hours=retention_hours) if held and context.spool_name else None
+            ),
+            "b_finished_at": now,
+        },
     )
     _touch_item(session, context.item_id)
     payload = {
@@ -169,9 +194,4 @@ def _ids(context: JobContext) -> dict[str, Any]:
 
 def _touch_item(session: Session, item_id: int) -> None:
     # Takes the item's row lock on PostgreSQL, which orders the outbox's per-item sequence numbers.
-    session.execute(
-        update(Item)
-        .where(Item.id == item_id)
-        .values(updated_at=utc_now())
-        .execution_options(synchronize_session=False)
-    )
+    session.connection().execute(_TOUCH_ITEM, {"item_id": item_id, "b_updated_at": utc_now()})

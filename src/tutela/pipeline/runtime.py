@@ -8,13 +8,15 @@ produced by `tutela worker` processes (cluster deployment): waits then poll the 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from tutela.pipeline.context import ItemContext, Lane
 from tutela.pipeline.decoder_pool import DecoderHooks, DecoderPool
-from tutela.pipeline.models import Evaluation
+from tutela.pipeline.models import Evaluation, EvaluationStatus
 from tutela.pipeline.notify import Notifier, wait_for
+from tutela.pipeline.queue import JobLease
 from tutela.pipeline.submit import Submission, submit
 from tutela.pipeline.worker import Worker
 from tutela.policy import ValidatedPolicy, default_policy
@@ -103,12 +105,56 @@ class PipelineRuntime:
             notifier=self.notifier,
         )
 
-    def wait_for(self, evaluation_id: int, timeout: float) -> Evaluation | None:
-        """The finished evaluation, or None after `timeout` seconds."""
+    def submit_and_wait(
+        self,
+        *,
+        service_id: int,
+        content_id: str,
+        context: ItemContext,
+        timeout: float,
+        content: bytes | None = None,
+        signals: Sequence[Signal] | None = None,
+        lane: Lane = Lane.LIVE,
+    ) -> tuple[Submission, Evaluation]:
+        """Submit, then wait up to `timeout` seconds for the verdict; the evaluation as last seen.
+
+        With this process's worker running and `wait_inline` set, a new live-lane job is leased by that
+        worker in the submit transaction and worked here at once: no queue round trip, no poll. The job
+        is in the queue all the same, so a crash mid-way loses nothing (its lease expires and any worker
+        runs it). Work already started is finished even past `timeout`; the decoder time limit bounds it.
+        """
+        deadline = time.monotonic() + timeout
+        worker = self.worker
+        lease = None
+        if worker is not None and self.app.settings.wait_inline and lane is Lane.LIVE:
+            lease = JobLease(worker.owner, self.app.settings.job_lease_seconds)
+        submission = submit(
+            self.app,
+            service_id=service_id,
+            content_id=content_id,
+            context=context,
+            content=content,
+            signals=signals,
+            lane=lane,
+            notifier=self.notifier,
+            lease=lease,
+        )
+        if submission.leased is not None and worker is not None:
+            worker.work_leased(submission.leased)
+        elif EvaluationStatus(submission.evaluation.status).finished:
+            return submission, submission.evaluation
+        queued = submission.created and submission.leased is None
+        remaining = max(deadline - time.monotonic(), 0.0)
+        finished = self.wait_for(submission.evaluation.id, remaining, queued=queued)
+        return submission, finished or submission.evaluation
+
+    def wait_for(self, evaluation_id: int, timeout: float, *, queued: bool = False) -> Evaluation | None:
+        """The finished evaluation, or None after `timeout` seconds (`queued`: see `notify.wait_for`)."""
         return wait_for(
             self.app.database,
             evaluation_id,
             timeout,
             notifier=self.notifier,
             poll_seconds=self.app.settings.wait_poll_seconds,
+            queued=queued,
         )

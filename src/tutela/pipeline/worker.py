@@ -95,19 +95,24 @@ class Worker:
         """Work until `stop` is set; an unexpected error is logged and the loop goes on."""
         settings = self.app.settings
         idle_wait = min(settings.worker_poll_seconds, settings.index_sync_seconds)
+        notified = False
         while not stop.is_set():
             try:
-                if self.step():
+                if self.step(notified=notified):
+                    notified = False
                     continue
             except Exception:
                 logger.exception("worker %s: round failed; retrying", self.owner)
             if self.notifier is not None:
-                self.notifier.wait_for_jobs(idle_wait)
+                notified = self.notifier.wait_for_jobs(idle_wait)
             else:
                 stop.wait(idle_wait)
 
-    def step(self) -> int:
-        """One round: follow the bank feed, sweep if due, process one leased batch; returns jobs leased."""
+    def step(self, *, notified: bool = False) -> int:
+        """One round: follow the bank feed, sweep if due, process one leased batch; returns jobs leased.
+
+        `notified`: a submit in this process said a job was added, so the read-only `has_work` look that
+        keeps idle workers off the write lock is skipped."""
         now = time.monotonic()
         if now - self.app.matcher.synced_at >= self.app.settings.index_sync_seconds:
             self.app.matcher.sync()  # skipped when another loop of this process (serve's index sync) just did
@@ -118,7 +123,7 @@ class Worker:
                 self.spool,
                 orphan_grace_seconds=self.app.settings.spool_orphan_grace_seconds,
             )
-        if not self.queue.has_work(self.lanes):
+        if not notified and not self.queue.has_work(self.lanes):
             return 0
         jobs = self.queue.lease(self.owner, self.app.settings.worker_batch_size, self.lanes)
         if jobs:
@@ -126,12 +131,19 @@ class Worker:
             self._process(jobs)
         return len(jobs)
 
+    def work_leased(self, job: LeasedJob) -> None:
+        """Work one job its submitter leased for this worker (`submit(lease=...)`), on the caller's thread.
+
+        The index first catches up with the bank change log, as after any lease."""
+        self.app.matcher.sync()
+        self._process([job])
+
     def _process(self, jobs: Sequence[LeasedJob]) -> None:
         try:
             self._process_batch(load_contexts(self.app.database, jobs))
         finally:
             if self.notifier is not None:
-                self.notifier.evaluations_finished()
+                self.notifier.evaluations_finished(job.evaluation_id for job in jobs)
 
     def _process_batch(self, contexts: Sequence[JobContext]) -> None:
         scanned: list[JobContext] = []

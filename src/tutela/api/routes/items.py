@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -183,20 +184,22 @@ async def submit_item(
         account_id=body.account_id,
         age_band=body.age_band,
     )
-    submission = await run_in_threadpool(
-        app.pipeline.submit,
-        service_id=service_id,
-        content_id=body.content_id,
-        context=context,
-        content=content,
-        signals=signals,
-        lane=body.lane,
-    )
-    evaluation = submission.evaluation
-    if wait and not _finished(evaluation):
+    fields: dict[str, Any] = {
+        "service_id": service_id,
+        "content_id": body.content_id,
+        "context": context,
+        "content": content,
+        "signals": signals,
+        "lane": body.lane,
+    }
+    if wait:
         deadline = min(timeout or app.settings.wait_max_seconds, app.settings.wait_max_seconds)
-        finished: Evaluation | None = await run_in_threadpool(app.pipeline.wait_for, evaluation.id, deadline)
-        evaluation = finished or evaluation
+        submission, evaluation = await run_in_threadpool(
+            partial(app.pipeline.submit_and_wait, timeout=deadline, **fields)
+        )
+    else:
+        submission = await run_in_threadpool(partial(app.pipeline.submit, **fields))
+        evaluation = submission.evaluation
     payload = {
         "item": item_json(submission.item),
         "created": submission.created,
