@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import HTTPException, Request
+from starlette.datastructures import State
 
 from tutela.auth import Permission, Principal, Role, allows
 
@@ -44,7 +45,7 @@ def in_open_network(
 
 
 def authenticate(
-    state: Any, authorization: str, client_host: str | None, permission: Permission, *, hma_open: bool
+    state: State, authorization: str, client_host: str | None, permission: Permission, *, hma_open: bool
 ) -> Principal | HTTPException:
     """The caller's principal, or the 401/403 to answer; `state` is the app's (`tutela`, `open_networks`).
 
