@@ -82,6 +82,10 @@ def changes_since(session: Session, seq: int, limit: int | None = None) -> list[
     ]
 
 
+CURRENT_SEQ = select(ChangeCounter.last_seq).where(ChangeCounter.id == _COUNTER_ID)
+"""The last issued sequence number, as a statement built once (an index's cheap "anything new?" look)."""
+
+
 def current_seq(session: Session) -> int:
     """The last issued sequence number (0 before the first change)."""
     return session.execute(select(ChangeCounter.last_seq).where(ChangeCounter.id == _COUNTER_ID)).scalar_one()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tutela.db.engine import BEGIN_MODE_OPTION
@@ -33,6 +33,13 @@ class Database:
         """A session for queries; its transaction is rolled back at the end."""
         with self._reader() as session:
             yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection for prebuilt statements on hot paths, without an ORM session's cost (~0.3 ms
+        of CPU); its transaction is rolled back at the end, so use it for reads."""
+        with self.engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from tutela.banks.models import Bank
 from tutela.db.session import Database
@@ -23,41 +23,61 @@ UNKNOWN_QUALITY = 100
 The policy sees the quality as sent (None)."""
 
 
+_CONTEXTS = (
+    select(
+        Evaluation.id,
+        Evaluation.service_id,
+        Evaluation.spool_name,
+        Evaluation.digest,
+        Evaluation.signals,
+        Item.id.label("item_id"),
+        Item.content_id,
+        Item.surface,
+        Item.jurisdiction,
+        Item.age_band,
+        Service.name.label("service_name"),
+    )
+    .join(Item, Item.id == Evaluation.item_id)
+    .join(Service, Service.id == Evaluation.service_id)
+    .where(Evaluation.id.in_(bindparam("evaluation_ids", expanding=True)))
+)
+_DISABLED_BANKS = (
+    select(ServiceBank.service_id, Bank.name)
+    .join(Bank, Bank.id == ServiceBank.bank_id)
+    .where(
+        ServiceBank.service_id.in_(bindparam("service_ids", expanding=True)),
+        ServiceBank.enabled.is_(False),
+    )
+)
+"""Built once and run on a bare connection: every leased batch, and every inline job, reads these."""
+
+
 def load_contexts(database: Database, jobs: Sequence[LeasedJob]) -> list[JobContext]:
     """One context per job, in the jobs' order."""
     by_evaluation = {job.evaluation_id: job for job in jobs}
-    with database.read() as session:
-        rows = session.execute(
-            select(Evaluation, Item, Service.name)
-            .join(Item, Item.id == Evaluation.item_id)
-            .join(Service, Service.id == Evaluation.service_id)
-            .where(Evaluation.id.in_(by_evaluation))
-        ).all()
-        service_ids = {row[0].service_id for row in rows}
+    with database.connect() as connection:
+        rows = connection.execute(_CONTEXTS, {"evaluation_ids": list(by_evaluation)}).all()
+        service_ids = {row.service_id for row in rows}
         disabled: dict[int, set[str]] = {service_id: set() for service_id in service_ids}
-        for service_id, bank_name in session.execute(
-            select(ServiceBank.service_id, Bank.name)
-            .join(Bank, Bank.id == ServiceBank.bank_id)
-            .where(ServiceBank.service_id.in_(service_ids), ServiceBank.enabled.is_(False))
-        ):
+        for service_id, bank_name in connection.execute(_DISABLED_BANKS, {"service_ids": list(service_ids)}):
             disabled[service_id].add(bank_name)
     contexts = {
-        evaluation.id: JobContext(
-            job=by_evaluation[evaluation.id],
-            evaluation_id=evaluation.id,
-            item_id=item.id,
-            service_id=evaluation.service_id,
-            service_name=service_name,
-            content_id=item.content_id,
-            surface=item.surface,
-            jurisdiction=item.jurisdiction,
-            age_band=item.age_band,
-            spool_name=evaluation.spool_name,
-            digest=evaluation.digest,
-            signals=tuple(evaluation.signals) if evaluation.signals is not None else None,
-            disabled_banks=frozenset(disabled[evaluation.service_id]),
+        row.id: JobContext(
+            job=by_evaluation[row.id],
+            evaluation_id=row.id,
+            item_id=row.item_id,
+            service_id=row.service_id,
+            service_name=row.service_name,
+            content_id=row.content_id,
+            surface=row.surface,
+            jurisdiction=row.jurisdiction,
+            age_band=row.age_band,
+            spool_name=row.spool_name,
+            digest=row.digest,
+            signals=tuple(row.signals) if row.signals is not None else None,
+            disabled_banks=frozenset(disabled[row.service_id]),
         )
-        for evaluation, item, service_name in rows
+        for row in rows
     }
     return [contexts[job.evaluation_id] for job in jobs if job.evaluation_id in contexts]
 

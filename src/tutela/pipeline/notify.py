@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from tutela.db.session import Database
 from tutela.pipeline.errors import UnknownEvaluation
 from tutela.pipeline.models import Evaluation, EvaluationStatus
+from tutela.pipeline.reads import get_evaluation
 
 RECENT_FINISHED = 4096
 """Evaluations a notifier remembers as finished, so a wait that starts just after its worker stored the
@@ -98,8 +99,7 @@ def wait_for(
             woken.wait(min(poll_seconds, timeout))
             woken.clear()
         while True:
-            with database.read() as session:
-                evaluation = session.get(Evaluation, evaluation_id)
+            evaluation = get_evaluation(database, evaluation_id)
             if evaluation is None:
                 raise UnknownEvaluation(f"no evaluation with id {evaluation_id}")
             if EvaluationStatus(evaluation.status).finished:

@@ -49,6 +49,16 @@ _ACK = (
     )
 )
 _INSERT_JOB = insert(Job)
+_HAS_WORK = select(
+    exists().where(
+        or_(
+            (Job.state == JobState.READY.value)
+            & (Job.available_at <= bindparam("now"))
+            & Job.lane.in_(bindparam("lanes", expanding=True)),
+            (Job.state == JobState.LEASED.value) & (Job.lease_expires_at < bindparam("now")),
+        )
+    )
+)
 """Built once (see tutela.pipeline.results)."""
 
 
@@ -139,23 +149,11 @@ class JobQueue:
 
     def has_work(self, lanes: Collection[Lane] = tuple(Lane)) -> bool:
         """A cheap read-only look, so an idle worker does not take the write lock to find nothing."""
-        now = utc_now()
-        ready = Job.state == JobState.READY.value
-        with self.database.read() as session:
-            return bool(
-                session.scalar(
-                    select(
-                        exists().where(
-                            or_(
-                                ready
-                                & (Job.available_at <= now)
-                                & Job.lane.in_([lane.value for lane in lanes]),
-                                (Job.state == JobState.LEASED.value) & (Job.lease_expires_at < now),
-                            )
-                        )
-                    )
-                )
-            )
+        with self.database.connect() as connection:
+            found = connection.execute(
+                _HAS_WORK, {"now": utc_now(), "lanes": [lane.value for lane in lanes]}
+            ).scalar()
+        return bool(found)
 
     def lease(self, owner: str, n: int, lanes: Collection[Lane] = tuple(Lane)) -> list[LeasedJob]:
         """Lease up to `n` ready jobs of `lanes`, highest priority first, after reclaiming expired leases."""

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from tutela.db.session import Database
 from tutela.pipeline.models import Evaluation, Item, Job, JobState
 
+_EVALUATION_COLUMNS = tuple(column.key for column in Evaluation.__table__.columns)
+_EVALUATION = select(*[getattr(Evaluation, column) for column in _EVALUATION_COLUMNS]).where(
+    Evaluation.id == bindparam("evaluation_id")
+)
+"""Built once: `?wait=true` reads each evaluation it answers with."""
+
 
 def get_evaluation(database: Database, evaluation_id: int) -> Evaluation | None:
-    with database.read() as session:
-        return session.get(Evaluation, evaluation_id)
+    """A detached snapshot of one evaluation, or None."""
+    with database.connect() as connection:
+        row = connection.execute(_EVALUATION, {"evaluation_id": evaluation_id}).first()
+    return None if row is None else Evaluation(**row._asdict())
 
 
 def get_item(database: Database, service_id: int, content_id: str) -> Item | None:
