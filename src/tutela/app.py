@@ -82,7 +82,7 @@ class Tutela:
         self._background.every(self.settings.index_sync_seconds, "index-sync", self.matcher.sync)
         if self.settings.run_workers if workers is None else workers:
             deliverer = WebhookDeliverer(self.database, self.settings)
-            wakeup = self.pipeline.notifier.results_stored  # verdicts stored here are delivered at once
+            wakeup = self.pipeline.notifier.deliveries_due  # verdicts stored here are delivered at once
             self._background.thread(
                 "webhooks",
                 lambda stop: deliverer.run(stop, self.settings.webhook_poll_seconds, wakeup),

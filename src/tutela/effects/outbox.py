@@ -33,6 +33,8 @@ class QueuedEvent:
     item_seq: int | None
     event_type: str
     payload: str
+    deliveries: int
+    """Pending deliveries added, one per enabled endpoint of the service (0: nothing to send)."""
 
 
 _INSERT_EVENT = insert(OutboxEvent)
@@ -65,7 +67,7 @@ def enqueue(
         current = connection.execute(_LAST_ITEM_SEQ, {"item_id": item_id}).scalar()
         item_seq = 1 if current is None else current + 1
     now = utc_now()
-    event = QueuedEvent(0, str(uuid.uuid4()), item_seq, event_type, body)
+    event = QueuedEvent(0, str(uuid.uuid4()), item_seq, event_type, body, 0)
     inserted = connection.execute(
         _INSERT_EVENT,
         {
@@ -83,6 +85,7 @@ def enqueue(
         raise RuntimeError("the database returned no id for the new outbox event")
     event = replace(event, id=int(row_id[0]))
     endpoint_ids = connection.execute(_ENABLED_ENDPOINTS, {"service_id": service_id}).scalars().all()
+    event = replace(event, deliveries=len(endpoint_ids))
     if endpoint_ids:
         connection.execute(
             _INSERT_DELIVERY,

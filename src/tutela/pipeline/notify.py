@@ -1,5 +1,6 @@
 """In-process wake-ups: a submit wakes the worker; a stored verdict wakes the `?wait=true` requests waiting
-for that evaluation, and the webhook deliverer (its outbox event is due).
+for that evaluation, and the webhook deliverer if it enqueued deliveries (a service with no endpoints costs
+the deliverer nothing).
 
 All are shortcuts. A worker in another process is found by polling (`worker_poll_seconds` for jobs,
 `wait_poll_seconds` for verdicts), so a missed or absent notification costs latency, never correctness.
@@ -32,8 +33,8 @@ class Notifier:
         self._watchers: dict[int, list[threading.Event]] = {}
         self._recent: OrderedDict[int, None] = OrderedDict()
         self._jobs = threading.Event()
-        self.results_stored = threading.Event()
-        """Set after the worker commits results; the in-process webhook deliverer waits on it when idle."""
+        self.deliveries_due = threading.Event()
+        """Set after the worker commits webhook deliveries; the in-process deliverer waits on it when idle."""
 
     def watch(self, evaluation_id: int) -> threading.Event:
         """An event set when this process's worker next stores a result for `evaluation_id`; `unwatch` it."""
@@ -63,7 +64,10 @@ class Notifier:
                 self._recent.popitem(last=False)
         for event in woken:
             event.set()
-        self.results_stored.set()
+
+    def deliveries_added(self) -> None:
+        """Called by the worker after committing results that enqueued webhook deliveries."""
+        self.deliveries_due.set()
 
     def job_added(self) -> None:
         """Called by `submit` after committing a new job."""

@@ -54,6 +54,16 @@ cache-key and run through the ORM, several times the statement itself."""
 
 
 @dataclass(frozen=True, slots=True)
+class Stored:
+    """What storing a result left behind."""
+
+    held: bool
+    """The content is kept for review (not deleted from the spool)."""
+    deliveries: int
+    """Webhook deliveries enqueued (0: the deliverer need not be woken)."""
+
+
+@dataclass(frozen=True, slots=True)
 class JobContext:
     """What the worker read about a leased job's evaluation and item."""
 
@@ -107,8 +117,8 @@ def store_result(
     *,
     bank_seq: int,
     retention_hours: float,
-) -> bool:
-    """Acknowledge the job and store the verdict with its event; True when the content is held for review."""
+) -> Stored:
+    """Acknowledge the job and store the verdict with its event."""
     JobQueue.ack(session, context.job)
     now = utc_now()
     held = bool(verdict.holds)
@@ -148,14 +158,14 @@ def store_result(
         "policy_version": verdict.policy_version,
         "bank_seq": bank_seq,
     }
-    enqueue(
+    event = enqueue(
         session,
         service_id=context.service_id,
         item_id=context.item_id,
         event_type=VERDICT_EVENT,
         payload=payload,
     )
-    return held
+    return Stored(held, event.deliveries)
 
 
 def store_skipped(session: Session, context: JobContext, reason: str, *, policy_version: str) -> None:

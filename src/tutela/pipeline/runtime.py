@@ -140,7 +140,7 @@ class PipelineRuntime:
             lease=lease,
         )
         if submission.leased is not None and worker is not None:
-            worker.work_leased(submission.leased)
+            worker.work_leased(submission.leased, content)
         elif EvaluationStatus(submission.evaluation.status).finished:
             return submission, submission.evaluation
         queued = submission.created and submission.leased is None

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -35,9 +35,10 @@ from tutela.pipeline.context import Lane
 from tutela.pipeline.decoder_pool import DecoderPool
 from tutela.pipeline.errors import DecoderError, LeaseLost, SpoolError
 from tutela.pipeline.jobs import load_contexts, signals_extraction
+from tutela.pipeline.models import JobState
 from tutela.pipeline.notify import Notifier
 from tutela.pipeline.queue import JobQueue, LeasedJob, QueueLimits
-from tutela.pipeline.results import JobContext, policy_input, store_result, store_skipped
+from tutela.pipeline.results import JobContext, Stored, policy_input, store_result, store_skipped
 from tutela.pipeline.retention import sweep_spool
 from tutela.pipeline.spool import spool_for
 from tutela.policy import ValidatedPolicy, Verdict
@@ -131,21 +132,22 @@ class Worker:
             self._process(jobs)
         return len(jobs)
 
-    def work_leased(self, job: LeasedJob) -> None:
-        """Work one job its submitter leased for this worker (`submit(lease=...)`), on the caller's thread.
+    def work_leased(self, job: LeasedJob, content: bytes | None = None) -> None:
+        """Work one job its submitter leased for this worker (`submit(lease=...)`), on the caller's thread;
+        `content` is the bytes the submitter spooled, so they need not be read back.
 
         The index first catches up with the bank change log, as after any lease."""
         self.app.matcher.sync()
-        self._process([job])
+        self._process([job], {} if content is None else {job.evaluation_id: content})
 
-    def _process(self, jobs: Sequence[LeasedJob]) -> None:
+    def _process(self, jobs: Sequence[LeasedJob], content: Mapping[int, bytes] | None = None) -> None:
         try:
-            self._process_batch(load_contexts(self.app.database, jobs))
+            self._process_batch(load_contexts(self.app.database, jobs), content or {})
         finally:
             if self.notifier is not None:
                 self.notifier.evaluations_finished(job.evaluation_id for job in jobs)
 
-    def _process_batch(self, contexts: Sequence[JobContext]) -> None:
+    def _process_batch(self, contexts: Sequence[JobContext], content: Mapping[int, bytes]) -> None:
         scanned: list[JobContext] = []
         for context in contexts:
             policy = self.policies.for_service(context.service_name)
@@ -154,7 +156,7 @@ class Worker:
                 scanned.append(context)
             else:
                 self._guarded(context, partial(self._finish_skipped, context, reason))
-        extracted = self._extract_all(scanned)
+        extracted = self._extract_all(scanned, content)
         ready = [(c, e) for c, e in zip(scanned, extracted, strict=True) if e is not None]
         seq = self.app.matcher.seq
         all_matches = self.app.matcher.match_many([e for _, e in ready])
@@ -182,16 +184,16 @@ class Worker:
         if not results:
             return
         if len(results) > 1:
-            stored: list[tuple[_Result, bool]] = []
+            stored: list[tuple[_Result, Stored]] = []
             try:
                 with self.app.database.write() as session:
                     for result in results:
                         try:
-                            held = self._store(session, result, bank_seq)
+                            outcome = self._store(session, result, bank_seq)
                         except LeaseLost as exc:
                             logger.warning("worker %s: %s", self.owner, exc)
                             continue
-                        stored.append((result, held))
+                        stored.append((result, outcome))
             except Exception:
                 logger.exception(
                     "worker %s: storing %d results together failed; storing each on its own",
@@ -199,13 +201,13 @@ class Worker:
                     len(results),
                 )
             else:
-                for result, held in stored:
-                    self._delete_content(result.context, held)
+                for result, outcome in stored:
+                    self._delete_content(result.context, outcome)
                 return
         for result in results:
             self._guarded(result.context, partial(self._finish, result, bank_seq))
 
-    def _store(self, session: Session, result: _Result, bank_seq: int) -> bool:
+    def _store(self, session: Session, result: _Result, bank_seq: int) -> Stored:
         return store_result(
             session,
             result.context,
@@ -216,8 +218,10 @@ class Worker:
             retention_hours=self.app.settings.spool_retention_hours,
         )
 
-    def _delete_content(self, context: JobContext, held: bool) -> None:
-        if context.spool_name is not None and not held:
+    def _delete_content(self, context: JobContext, outcome: Stored) -> None:
+        if outcome.deliveries and self.notifier is not None:
+            self.notifier.deliveries_added()
+        if context.spool_name is not None and not outcome.held:
             self.spool.delete(context.spool_name)
 
     def _guarded(self, context: JobContext, finish: Callable[[], None]) -> None:
@@ -228,21 +232,26 @@ class Worker:
             logger.exception("worker %s: job %d failed unexpectedly", self.owner, context.job.id)
             self._fail(context.job, f"{type(exc).__name__}: {exc}")
 
-    def _extract_all(self, contexts: Sequence[JobContext]) -> list[Extraction | None]:
+    def _extract_all(
+        self, contexts: Sequence[JobContext], content: Mapping[int, bytes]
+    ) -> list[Extraction | None]:
         """Extractions in order; None where the job failed (already recorded)."""
-        content = [c for c in contexts if c.spool_name is not None]
-        if len(content) > 1 and self.pool.size > 1:
+        spooled = [c for c in contexts if c.spool_name is not None]
+        extract = partial(self._extract, content=content)
+        if len(spooled) > 1 and self.pool.size > 1:
             with ThreadPoolExecutor(
-                min(self.pool.size, len(content)), thread_name_prefix="tutela-extract"
+                min(self.pool.size, len(spooled)), thread_name_prefix="tutela-extract"
             ) as ex:
-                return list(ex.map(self._extract, contexts))
-        return [self._extract(c) for c in contexts]
+                return list(ex.map(extract, contexts))
+        return [extract(c) for c in contexts]
 
-    def _extract(self, context: JobContext) -> Extraction | None:
+    def _extract(self, context: JobContext, content: Mapping[int, bytes]) -> Extraction | None:
         if context.spool_name is None:
             return signals_extraction(context.signals or ())
+        data = content.get(context.evaluation_id)
         try:
-            data = self.spool.read(context.spool_name)
+            if data is None:
+                data = self.spool.read(context.spool_name)
         except SpoolError as exc:
             self._fail(context.job, str(exc), permanent=True)
             return None
@@ -255,11 +264,11 @@ class Worker:
     def _finish(self, result: _Result, bank_seq: int) -> None:
         try:
             with self.app.database.write() as session:
-                held = self._store(session, result, bank_seq)
+                outcome = self._store(session, result, bank_seq)
         except LeaseLost as exc:
             logger.warning("worker %s: %s", self.owner, exc)
             return
-        self._delete_content(result.context, held)
+        self._delete_content(result.context, outcome)
 
     def _finish_skipped(self, context: JobContext, reason: str) -> None:
         try:
@@ -271,9 +280,13 @@ class Worker:
             return
         if context.spool_name is not None:
             self.spool.delete(context.spool_name)
+        if self.notifier is not None:  # a rare path: wake the deliverer whether or not it has work
+            self.notifier.deliveries_added()
 
     def _fail(self, job: LeasedJob, error: str, *, permanent: bool = False) -> None:
         state = self.queue.fail(job, error, permanent=permanent)
+        if state is JobState.DEAD and self.notifier is not None:  # its item.failed event may have deliveries
+            self.notifier.deliveries_added()
         logger.warning(
             "worker %s: job %d attempt %d failed (%s): %s", self.owner, job.id, job.attempt, state, error
         )
