@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tutela.db.engine import BEGIN_MODE_OPTION
+from tutela.db.write_lock import WriteLock
 
 
 class Database:
@@ -24,6 +26,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._write_lock = _write_lock_for(engine)
         self._reader = sessionmaker(engine, expire_on_commit=False)
         writer_engine = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
         self._writer = sessionmaker(writer_engine, expire_on_commit=False)
@@ -44,5 +47,19 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits when the block ends normally and rolls back on an exception."""
-        with self._writer.begin() as session:
+        if self._write_lock is None:
+            with self._writer.begin() as session:
+                yield session
+            return
+        with self._write_lock.held(), self._writer.begin() as session:
             yield session
+
+
+def _write_lock_for(engine: Engine) -> WriteLock | None:
+    """SQLite writers queue on a WriteLock next to the database file (a thread lock for an in-memory one)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return WriteLock(None)
+    return WriteLock(Path(f"{database}.write-lock"))

@@ -52,6 +52,19 @@ _DISABLED_BANKS = (
 """Built once and run on a bare connection: every leased batch, and every inline job, reads these."""
 
 
+_SERVICE_NAME = select(Service.name).where(Service.id == bindparam("service_id"))
+
+
+def service_facts(database: Database, service_id: int) -> tuple[str, frozenset[str]] | None:
+    """A service's name and the names of the banks it disabled, or None for an unknown service."""
+    with database.connect() as connection:
+        name = connection.execute(_SERVICE_NAME, {"service_id": service_id}).scalar()
+        if name is None:
+            return None
+        disabled = connection.execute(_DISABLED_BANKS, {"service_ids": [service_id]}).all()
+    return name, frozenset(bank for _, bank in disabled)
+
+
 def load_contexts(database: Database, jobs: Sequence[LeasedJob]) -> list[JobContext]:
     """One context per job, in the jobs' order."""
     by_evaluation = {job.evaluation_id: job for job in jobs}

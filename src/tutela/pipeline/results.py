@@ -64,6 +64,16 @@ class Stored:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemFacts:
+    """What the policy needs to know of an item before it is stored (a submission worked inline)."""
+
+    service_name: str
+    surface: str
+    jurisdiction: str | None
+    age_band: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class JobContext:
     """What the worker read about a leased job's evaluation and item."""
 
@@ -82,11 +92,11 @@ class JobContext:
     disabled_banks: frozenset[str]
 
 
-def policy_input(context: JobContext, extraction: Extraction, matches: list[Match]) -> PolicyInput:
+def policy_input(facts: JobContext | ItemFacts, extraction: Extraction, matches: list[Match]) -> PolicyInput:
     """The policy's facts: context, signals and the matches of banks enabled for the service."""
     pdq = extraction.signal(PDQ.name)
     quality = pdq.quality if pdq is not None else None
-    facts = tuple(
+    match_facts = tuple(
         MatchFact(
             bank=m.bank,
             category=m.category,
@@ -98,11 +108,11 @@ def policy_input(context: JobContext, extraction: Extraction, matches: list[Matc
         for m in matches
     )
     return PolicyInput(
-        service=context.service_name,
-        surface=context.surface,
-        jurisdiction=context.jurisdiction,
-        age_band=context.age_band,
-        matches=facts,
+        service=facts.service_name,
+        surface=facts.surface,
+        jurisdiction=facts.jurisdiction,
+        age_band=facts.age_band,
+        matches=match_facts,
         signals=extraction.signals,
         pdq_quality=quality,
     )

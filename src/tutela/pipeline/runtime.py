@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from tutela.pipeline.context import ItemContext, Lane
 from tutela.pipeline.decoder_pool import DecoderHooks, DecoderPool
+from tutela.pipeline.inline import work_inline
 from tutela.pipeline.models import Evaluation, EvaluationStatus
 from tutela.pipeline.notify import Notifier, wait_for
-from tutela.pipeline.queue import JobLease
 from tutela.pipeline.submit import Submission, submit
 from tutela.pipeline.worker import Worker
 from tutela.policy import ValidatedPolicy, default_policy
@@ -118,34 +118,36 @@ class PipelineRuntime:
     ) -> tuple[Submission, Evaluation]:
         """Submit, then wait up to `timeout` seconds for the verdict; the evaluation as last seen.
 
-        With this process's worker running and `wait_inline` set, a new live-lane job is leased by that
-        worker in the submit transaction and worked here at once: no queue round trip, no poll. The job
-        is in the queue all the same, so a crash mid-way loses nothing (its lease expires and any worker
-        runs it). Work already started is finished even past `timeout`; the decoder time limit bounds it.
+        With this process's worker running and `wait_inline` set, a live-lane item is worked on this
+        thread before anything is stored (`tutela.pipeline.inline`); otherwise, or when that declines,
+        it is queued and this waits for whichever worker takes it. Inline work already started is finished
+        even past `timeout`; the decoder time limit bounds it.
         """
         deadline = time.monotonic() + timeout
-        worker = self.worker
-        lease = None
-        if worker is not None and self.app.settings.wait_inline and lane is Lane.LIVE:
-            lease = JobLease(worker.owner, self.app.settings.job_lease_seconds)
-        submission = submit(
-            self.app,
+        if self.worker is not None and self.app.settings.wait_inline and lane is Lane.LIVE:
+            done = work_inline(
+                self,
+                service_id=service_id,
+                content_id=content_id,
+                context=context,
+                content=content,
+                signals=signals,
+                lane=lane,
+            )
+            if done is not None and EvaluationStatus(done.evaluation.status).finished:
+                return done, done.evaluation
+        submission = self.submit(
             service_id=service_id,
             content_id=content_id,
             context=context,
             content=content,
             signals=signals,
             lane=lane,
-            notifier=self.notifier,
-            lease=lease,
         )
-        if submission.leased is not None and worker is not None:
-            worker.work_leased(submission.leased, content)
-        elif EvaluationStatus(submission.evaluation.status).finished:
+        if EvaluationStatus(submission.evaluation.status).finished:
             return submission, submission.evaluation
-        queued = submission.created and submission.leased is None
         remaining = max(deadline - time.monotonic(), 0.0)
-        finished = self.wait_for(submission.evaluation.id, remaining, queued=queued)
+        finished = self.wait_for(submission.evaluation.id, remaining, queued=submission.created)
         return submission, finished or submission.evaluation
 
     def wait_for(self, evaluation_id: int, timeout: float, *, queued: bool = False) -> Evaluation | None:

@@ -48,6 +48,35 @@ class Submission:
     """The new job, when the submitter asked to lease it (`lease`) and the submission created it."""
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked submission: its digest, and the canonical signal list when signals were sent."""
+
+    digest: str
+    signals: tuple[Signal, ...]
+
+
+def prepare(
+    app: Tutela, content_id: str, content: bytes | None, signals: Sequence[Signal] | None
+) -> Prepared:
+    """Check a submission's shape and limits (InvalidSubmission, MediaTooLarge) and compute its digest."""
+    if not content_id or len(content_id) > MAX_CONTENT_ID_LENGTH:
+        raise InvalidSubmission(
+            f"content id must be 1-{MAX_CONTENT_ID_LENGTH} characters, got {content_id!r}"
+        )
+    if (content is None) == (signals is None):
+        raise InvalidSubmission("send either the content bytes or its signals, not both and not neither")
+    if content is not None:
+        limit = app.settings.max_media_bytes
+        if len(content) > limit:
+            raise MediaTooLarge("size in bytes", len(content), limit, "max_media_bytes")
+        return Prepared(content_digest(content), ())
+    canonical = canonical_signals(signals or ())
+    if not canonical:
+        raise InvalidSubmission("the signal list is empty; send at least one signal, or the content")
+    return Prepared(signals_digest(canonical), canonical)
+
+
 def submit(
     app: Tutela,
     *,
@@ -58,41 +87,22 @@ def submit(
     signals: Sequence[Signal] | None = None,
     lane: Lane = Lane.LIVE,
     notifier: Notifier | None = None,
-    lease: JobLease | None = None,
 ) -> Submission:
-    """Accept content bytes or precomputed signals for an item; QueueFull when the queue is over its limit.
-
-    With `lease`, a new job is created already leased by `lease.owner`, who works it at once (a waiting
-    request); if that owner dies, the lease expires and any worker runs the job as usual."""
-    if not content_id or len(content_id) > MAX_CONTENT_ID_LENGTH:
-        raise InvalidSubmission(
-            f"content id must be 1-{MAX_CONTENT_ID_LENGTH} characters, got {content_id!r}"
-        )
-    if (content is None) == (signals is None):
-        raise InvalidSubmission("send either the content bytes or its signals, not both and not neither")
-    canonical: tuple[Signal, ...] = ()
-    if content is not None:
-        limit = app.settings.max_media_bytes
-        if len(content) > limit:
-            raise MediaTooLarge("size in bytes", len(content), limit, "max_media_bytes")
-        digest = content_digest(content)
-    else:
-        canonical = canonical_signals(signals or ())
-        if not canonical:
-            raise InvalidSubmission("the signal list is empty; send at least one signal, or the content")
-        digest = signals_digest(canonical)
+    """Accept content bytes or precomputed signals for an item; QueueFull when the queue is over its limit."""
+    prepared = prepare(app, content_id, content, signals)
+    digest, canonical = prepared.digest, prepared.signals
     database = app.database
     spool = spool_for(app.settings)
     spool_name = spool.write(content) if content is not None else None
     try:
         with database.write() as session:
-            submission = _find(session, service_id, content_id, digest) or _create(
-                app, session, service_id, content_id, context, digest, spool_name, canonical, lane, lease
+            submission = find_submission(session, service_id, content_id, digest) or create_submission(
+                app, session, service_id, content_id, context, digest, spool_name, canonical, lane
             )
     except IntegrityError:
         if spool_name is not None:
             spool.delete(spool_name)
-        raced = _existing(database, service_id, content_id, digest)
+        raced = existing_submission(database, service_id, content_id, digest)
         if raced is None:
             raise
         return raced
@@ -102,12 +112,12 @@ def submit(
         raise
     if not submission.created and spool_name is not None:
         spool.delete(spool_name)
-    if submission.created and notifier is not None and submission.leased is None:
+    if submission.created and notifier is not None:
         notifier.job_added()
     return submission
 
 
-def _create(
+def create_submission(
     app: Tutela,
     session: Session,
     service_id: int,
@@ -117,8 +127,10 @@ def _create(
     spool_name: str | None,
     signals: tuple[Signal, ...],
     lane: Lane,
-    lease: JobLease | None,
+    lease: JobLease | None = None,
 ) -> Submission:
+    """Write a new item (or update its context) with a new evaluation and its job, in `session`; with
+    `lease`, the job is created leased by `lease.owner` (attempt 1) and the evaluation running."""
     connection = session.connection()
     pending = int(connection.execute(_PENDING_JOBS).scalar() or 0)
     if pending >= app.settings.queue_max_pending:
@@ -165,7 +177,7 @@ def _new_id(inserted: CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def _find(session: Session, service_id: int, content_id: str, digest: str) -> Submission | None:
+def find_submission(session: Session, service_id: int, content_id: str, digest: str) -> Submission | None:
     row = (
         session.connection()
         .execute(_FIND, {"service_id": service_id, "content_id": content_id, "digest": digest})
@@ -179,9 +191,11 @@ def _find(session: Session, service_id: int, content_id: str, digest: str) -> Su
     return Submission(item, evaluation, created=False)
 
 
-def _existing(database: Database, service_id: int, content_id: str, digest: str) -> Submission | None:
+def existing_submission(
+    database: Database, service_id: int, content_id: str, digest: str
+) -> Submission | None:
     with database.read() as session:
-        return _find(session, service_id, content_id, digest)
+        return find_submission(session, service_id, content_id, digest)
 
 
 _ITEM_COLUMNS = tuple(column.key for column in Item.__table__.columns)

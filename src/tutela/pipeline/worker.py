@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -132,22 +132,14 @@ class Worker:
             self._process(jobs)
         return len(jobs)
 
-    def work_leased(self, job: LeasedJob, content: bytes | None = None) -> None:
-        """Work one job its submitter leased for this worker (`submit(lease=...)`), on the caller's thread;
-        `content` is the bytes the submitter spooled, so they need not be read back.
-
-        The index first catches up with the bank change log, as after any lease."""
-        self.app.matcher.sync()
-        self._process([job], {} if content is None else {job.evaluation_id: content})
-
-    def _process(self, jobs: Sequence[LeasedJob], content: Mapping[int, bytes] | None = None) -> None:
+    def _process(self, jobs: Sequence[LeasedJob]) -> None:
         try:
-            self._process_batch(load_contexts(self.app.database, jobs), content or {})
+            self._process_batch(load_contexts(self.app.database, jobs))
         finally:
             if self.notifier is not None:
                 self.notifier.evaluations_finished(job.evaluation_id for job in jobs)
 
-    def _process_batch(self, contexts: Sequence[JobContext], content: Mapping[int, bytes]) -> None:
+    def _process_batch(self, contexts: Sequence[JobContext]) -> None:
         scanned: list[JobContext] = []
         for context in contexts:
             policy = self.policies.for_service(context.service_name)
@@ -156,7 +148,7 @@ class Worker:
                 scanned.append(context)
             else:
                 self._guarded(context, partial(self._finish_skipped, context, reason))
-        extracted = self._extract_all(scanned, content)
+        extracted = self._extract_all(scanned)
         ready = [(c, e) for c, e in zip(scanned, extracted, strict=True) if e is not None]
         seq = self.app.matcher.seq
         all_matches = self.app.matcher.match_many([e for _, e in ready])
@@ -232,26 +224,21 @@ class Worker:
             logger.exception("worker %s: job %d failed unexpectedly", self.owner, context.job.id)
             self._fail(context.job, f"{type(exc).__name__}: {exc}")
 
-    def _extract_all(
-        self, contexts: Sequence[JobContext], content: Mapping[int, bytes]
-    ) -> list[Extraction | None]:
+    def _extract_all(self, contexts: Sequence[JobContext]) -> list[Extraction | None]:
         """Extractions in order; None where the job failed (already recorded)."""
         spooled = [c for c in contexts if c.spool_name is not None]
-        extract = partial(self._extract, content=content)
         if len(spooled) > 1 and self.pool.size > 1:
             with ThreadPoolExecutor(
                 min(self.pool.size, len(spooled)), thread_name_prefix="tutela-extract"
             ) as ex:
-                return list(ex.map(extract, contexts))
-        return [extract(c) for c in contexts]
+                return list(ex.map(self._extract, contexts))
+        return [self._extract(c) for c in contexts]
 
-    def _extract(self, context: JobContext, content: Mapping[int, bytes]) -> Extraction | None:
+    def _extract(self, context: JobContext) -> Extraction | None:
         if context.spool_name is None:
             return signals_extraction(context.signals or ())
-        data = content.get(context.evaluation_id)
         try:
-            if data is None:
-                data = self.spool.read(context.spool_name)
+            data = self.spool.read(context.spool_name)
         except SpoolError as exc:
             self._fail(context.job, str(exc), permanent=True)
             return None
