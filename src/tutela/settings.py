@@ -243,9 +243,9 @@ class Settings(BaseSettings):
     )
     wait_inline: bool = Field(
         default=True,
-        description="A `?wait=true` submission to the live lane is leased by the server process's own worker "
-        "in the submit transaction and worked on the request's thread at once (it is queued all the same, so "
-        "a crash loses nothing); false leaves it to whichever worker leases it first.",
+        description="A `?wait=true` submission to the live lane is worked on the request's thread (this "
+        "process's decoder pool) and stored with its verdict in one transaction, the answer being its "
+        "acknowledgement; decoder failures still go through the queue. False queues it for any worker.",
     )
     wait_poll_seconds: float = Field(
         default=0.02,

@@ -1,0 +1,132 @@
+"""`?wait=true` worked on the request's thread: one transaction stores item, verdict, job and outbox event;
+anything unusual takes the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.pipeline_support import HOOKS, PUBLIC, Harness, harness, image, pdq_of, pipeline_settings
+from tutela.effects.models import OutboxEvent
+from tutela.pipeline import EvaluationStatus, ItemContext, PipelineRuntime, Surface, spool_for
+from tutela.pipeline.models import Job, JobState
+
+MATCHING = image(200)
+
+
+@pytest.fixture(scope="module")
+def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    settings = pipeline_settings(
+        Path(tmp_path_factory.mktemp("inline")),
+        decoder_processes=1,
+        job_max_attempts=1,
+        decoder_timeout_seconds=5,
+    )
+    with harness(settings) as built:
+        built.app.banks.add_entry("csam-hashes", pdq_of(MATCHING))
+        yield built
+
+
+@pytest.fixture(scope="module")
+def runtime(h: Harness) -> Iterator[PipelineRuntime]:
+    with PipelineRuntime(h.app, hooks=HOOKS) as started:
+        yield started
+
+
+def spool_names(h: Harness) -> set[str]:
+    directory = spool_for(h.app.settings).directory
+    return {path.name for path in directory.iterdir()} if directory.exists() else set()
+
+
+def job_of(h: Harness, evaluation_id: int) -> Job:
+    with h.app.database.read() as session:
+        return session.scalars(select(Job).where(Job.evaluation_id == evaluation_id)).one()
+
+
+def events_of(h: Harness, item_id: int) -> list[OutboxEvent]:
+    with h.app.database.read() as session:
+        return list(session.scalars(select(OutboxEvent).where(OutboxEvent.item_id == item_id)))
+
+
+def test_an_allowed_item_is_stored_finished_with_its_job_done_and_no_content_kept(
+    runtime: PipelineRuntime, h: Harness
+) -> None:
+    before = spool_names(h)
+    submission, evaluation = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="plain", context=PUBLIC, content=image(201), timeout=30
+    )
+    assert submission.created
+    assert evaluation.status == EvaluationStatus.DONE.value
+    assert evaluation.verdict is not None
+    assert evaluation.verdict["visibility"] == "allow"
+    assert evaluation.spool_name is None
+    assert spool_names(h) == before
+    job = job_of(h, evaluation.id)
+    assert (job.state, job.attempts, job.lease_owner) == (JobState.DONE.value, 1, None)
+    assert [e.event_type for e in events_of(h, submission.item.id)] == ["item.verdict"]
+
+
+def test_a_held_item_keeps_its_content_in_the_spool(runtime: PipelineRuntime, h: Harness) -> None:
+    _, evaluation = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="held", context=PUBLIC, content=MATCHING, timeout=30
+    )
+    assert evaluation.visibility == "block"
+    assert evaluation.spool_name is not None
+    assert evaluation.spool_name in spool_names(h)
+    assert evaluation.spool_expires_at is not None
+    assert spool_for(h.app.settings).read(evaluation.spool_name) == MATCHING
+
+
+def test_resubmitting_a_digest_returns_the_stored_evaluation(runtime: PipelineRuntime, h: Harness) -> None:
+    first, done = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="again", context=PUBLIC, content=image(202), timeout=30
+    )
+    second, same = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="again", context=PUBLIC, content=image(202), timeout=30
+    )
+    assert (first.created, second.created) == (True, False)
+    assert same.id == done.id
+    assert same.status == EvaluationStatus.DONE.value
+    assert len(events_of(h, first.item.id)) == 1
+
+
+def test_a_decoder_crash_takes_the_queue_and_is_dead_lettered(runtime: PipelineRuntime, h: Harness) -> None:
+    submission, evaluation = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="poison", context=PUBLIC, content=b"CRASH!x", timeout=30
+    )
+    assert submission.created
+    assert evaluation.status == EvaluationStatus.DEAD.value  # the queue's retry cap (1 attempt here)
+    assert job_of(h, evaluation.id).state == JobState.DEAD.value
+
+
+def test_an_item_the_policy_must_not_scan_is_recorded_as_skipped(
+    runtime: PipelineRuntime, h: Harness
+) -> None:
+    private = ItemContext(Surface.PRIVATE_MESSAGE, jurisdiction="FR", account_id="acct-2")
+    _, evaluation = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="dm", context=private, content=image(203), timeout=30
+    )
+    assert evaluation.status == EvaluationStatus.SKIPPED.value
+    assert evaluation.skip_reason
+
+
+def test_with_wait_inline_off_the_queue_works_the_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("worked inline although wait_inline is off")
+
+    monkeypatch.setattr("tutela.pipeline.runtime.work_inline", refuse)
+    settings = pipeline_settings(tmp_path, wait_inline=False)
+    with harness(settings) as built, PipelineRuntime(built.app, hooks=HOOKS) as started:
+        submission, evaluation = started.submit_and_wait(
+            service_id=built.service_id, content_id="q", context=PUBLIC, content=image(204), timeout=30
+        )
+        assert evaluation.status == EvaluationStatus.DONE.value
+        job = job_of(built, evaluation.id)
+        assert job.state == JobState.DONE.value
+        assert job.lease_owner is None
+        assert submission.created
