@@ -61,6 +61,8 @@ class Stored:
     """The content is kept for review (not deleted from the spool)."""
     deliveries: int
     """Webhook deliveries enqueued (0: the deliverer need not be woken)."""
+    columns: dict[str, Any]
+    """The evaluation's columns as written, so the writer need not read them back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,27 +136,25 @@ def store_result(
     held = bool(verdict.holds)
     verdict_json = verdict.to_json()
     match_rows = [match_to_json(m) for m in matches]
+    columns: dict[str, Any] = {
+        "status": EvaluationStatus.DONE.value,
+        "signals": [signal_to_json(s) for s in extraction.signals],
+        "extraction_error": extraction.error,
+        "hasher_variant": extraction.pdq.variant if extraction.pdq is not None else None,
+        "matches": match_rows,
+        "verdict": verdict_json,
+        "rules_fired": list(verdict.fired),
+        "visibility": verdict.visibility.value,
+        "policy_version": verdict.policy_version,
+        "bank_seq": bank_seq,
+        "automated": verdict.automated,
+        "spool_name": context.spool_name if held else None,
+        "spool_expires_at": (now + timedelta(hours=retention_hours) if held and context.spool_name else None),
+        "finished_at": now,
+    }
     session.connection().execute(
         _STORE_DONE,
-        {
-            "evaluation_id": context.evaluation_id,
-            "b_status": EvaluationStatus.DONE.value,
-            "b_signals": [signal_to_json(s) for s in extraction.signals],
-            "b_extraction_error": extraction.error,
-            "b_hasher_variant": extraction.pdq.variant if extraction.pdq is not None else None,
-            "b_matches": match_rows,
-            "b_verdict": verdict_json,
-            "b_rules_fired": list(verdict.fired),
-            "b_visibility": verdict.visibility.value,
-            "b_policy_version": verdict.policy_version,
-            "b_bank_seq": bank_seq,
-            "b_automated": verdict.automated,
-            "b_spool_name": context.spool_name if held else None,
-            "b_spool_expires_at": (
-                now + timedelta(hours=retention_hours) if held and context.spool_name else None
-            ),
-            "b_finished_at": now,
-        },
+        {"evaluation_id": context.evaluation_id, **{f"b_{k}": v for k, v in columns.items()}},
     )
     _touch_item(session, context.item_id)
     payload = {
@@ -175,7 +175,7 @@ def store_result(
         event_type=VERDICT_EVENT,
         payload=payload,
     )
-    return Stored(held, event.deliveries)
+    return Stored(held, event.deliveries, {**columns, "error": None})
 
 
 def store_skipped(session: Session, context: JobContext, reason: str, *, policy_version: str) -> None:
