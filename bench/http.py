@@ -181,7 +181,10 @@ async def run_step(
     make: Callable[[int], bytes], port: int, rate: float, seconds: float, setup: dict[str, Any]
 ) -> Step:
     loop = asyncio.get_running_loop()
-    idle: list[Conn] = []
+    # Idle connections are reused oldest first, so every open connection takes its turn, as when many
+    # clients share a server. Newest first let a server process that answered a little faster get nearly
+    # all requests (its connections were always on top), leaving the other process idle.
+    idle: collections.deque[Conn] = collections.deque()
     opened = 0
     latencies: list[float] = []
     statuses: collections.Counter[int] = collections.Counter()
@@ -190,8 +193,9 @@ async def run_step(
 
     async def one(i: int, due: float) -> None:
         nonlocal opened
+        reused = bool(idle)
         if idle:
-            conn = idle.pop()
+            conn = idle.popleft()
         elif opened < setup["max_connections"]:
             opened += 1
             try:
@@ -204,7 +208,17 @@ async def run_step(
             failures["dropped (no free connection)"] += 1
             return
         try:
-            status = await asyncio.wait_for(conn.request(make(i)), setup["timeout"])
+            try:
+                status = await asyncio.wait_for(conn.request(make(i)), setup["timeout"])
+            except asyncio.IncompleteReadError as exc:
+                if not reused or exc.partial:
+                    raise
+                # The server closed this idle keep-alive connection (its keep-alive timeout) before our
+                # request reached it: retry once on a new connection, as HTTP clients do. The latency,
+                # counted from the due time, includes the retry.
+                conn.close()
+                conn = await Conn.open(port)
+                status = await asyncio.wait_for(conn.request(make(i)), setup["timeout"])
         except (
             TimeoutError,
             OSError,

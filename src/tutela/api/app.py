@@ -8,6 +8,7 @@ its metrics and the routers, so in-process tests drive exactly what production r
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,6 +53,10 @@ def create_app(tutela: Tutela, *, background: bool = True, hot_lookups: bool = T
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if background:
             tutela.start_background()
+        # Everything built so far (the app, the index, loaded modules) lives as long as the process: moved
+        # out of the collector's reach, a full collection no longer walks it and stalls requests.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
