@@ -10,8 +10,10 @@ import uvicorn
 
 from tutela.api.app import create_app
 from tutela.app import Tutela
-from tutela.cli.serve_processes import serve_processes
 from tutela.settings import get_settings
+
+FACTORY = "tutela.api.app:create_app_from_env"
+"""What each process of `--workers N` imports and calls to build its app."""
 
 
 def serve_command(
@@ -42,4 +44,12 @@ def serve_command(
         return
     Tutela.open(settings, load_indexes=False).close()  # migrate once, before the processes start
     os.environ["TUTELA_SERVE_WORKERS"] = str(count)  # each process sizes its index threads from it
-    serve_processes(count, address, listen_port, access_log=settings.access_log)
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        workers=count,
+        host=address,
+        port=listen_port,
+        log_level="info",
+        access_log=settings.access_log,
+    )
