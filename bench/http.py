@@ -181,10 +181,7 @@ async def run_step(
     make: Callable[[int], bytes], port: int, rate: float, seconds: float, setup: dict[str, Any]
 ) -> Step:
     loop = asyncio.get_running_loop()
-    # Idle connections are reused oldest first, so every open connection takes its turn, as when many
-    # clients share a server. Newest first let a server process that answered a little faster get nearly
-    # all requests (its connections were always on top), leaving the other process idle.
-    idle: collections.deque[Conn] = collections.deque()
+    idle: list[Conn] = []  # newest first, as a client's keep-alive pool reuses its warmest connection
     opened = 0
     latencies: list[float] = []
     statuses: collections.Counter[int] = collections.Counter()
@@ -195,7 +192,7 @@ async def run_step(
         nonlocal opened
         reused = bool(idle)
         if idle:
-            conn = idle.popleft()
+            conn = idle.pop()
         elif opened < setup["max_connections"]:
             opened += 1
             try:
