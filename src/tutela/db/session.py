@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tutela.db.engine import BEGIN_MODE_OPTION
@@ -53,6 +54,14 @@ class Database:
             return
         with self._write_lock.held(), self._writer.begin() as session:
             yield session
+
+
+def inserted_id(inserted: CursorResult[Any]) -> int:
+    """The primary key of the row a single-row INSERT added (Core inserts on the hot paths)."""
+    key = inserted.inserted_primary_key
+    if key is None:  # every backend Tutela supports returns the new key
+        raise RuntimeError("the database returned no id for the new row")
+    return int(key[0])
 
 
 def _write_lock_for(engine: Engine) -> WriteLock | None:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
+from tutela.db.session import inserted_id
 from tutela.db.types import utc_now
 from tutela.effects.models import DeliveryState, OutboxEvent, WebhookDelivery, WebhookEndpoint
 
@@ -80,10 +81,7 @@ def enqueue(
             "created_at": now,
         },
     )
-    row_id = inserted.inserted_primary_key
-    if row_id is None:  # every backend Tutela supports returns the new key
-        raise RuntimeError("the database returned no id for the new outbox event")
-    event = replace(event, id=int(row_id[0]))
+    event = replace(event, id=inserted_id(inserted))
     endpoint_ids = connection.execute(_ENABLED_ENDPOINTS, {"service_id": service_id}).scalars().all()
     event = replace(event, deliveries=len(endpoint_ids))
     if endpoint_ids:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Select, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from tutela.db.session import Database
+from tutela.db.session import Database, inserted_id
 from tutela.db.types import utc_now
 from tutela.effects.outbox import enqueue
 from tutela.pipeline.context import Lane
@@ -137,10 +137,7 @@ class JobQueue:
                 "updated_at": now,
             },
         )
-        key = inserted.inserted_primary_key
-        if key is None:  # every backend Tutela supports returns the new key
-            raise RuntimeError("the database returned no id for the new job")
-        return int(key[0])
+        return inserted_id(inserted)
 
     @staticmethod
     def pending_statement() -> Select[int]:

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tutela.db.session import Database
+from tutela.db.session import Database, inserted_id
 from tutela.db.types import utc_now
 from tutela.errors import MediaTooLarge
 from tutela.pipeline.context import ItemContext, Lane
@@ -146,7 +146,7 @@ def create_submission(
     found = connection.execute(_ITEM_BY_CONTENT_ID, key).first()
     if found is None:
         item_values = {**key, **fields, "created_at": now, "updated_at": now}
-        item = Item(id=_new_id(connection.execute(_INSERT_ITEM, item_values)), **item_values)
+        item = Item(id=inserted_id(connection.execute(_INSERT_ITEM, item_values)), **item_values)
     else:
         connection.execute(_UPDATE_ITEM, {"item_id": found.id, **fields, "updated_at": now})
         item = Item(**{**found._asdict(), **fields, "updated_at": now})
@@ -162,19 +162,12 @@ def create_submission(
         "created_at": now,
     }
     evaluation = Evaluation(
-        id=_new_id(connection.execute(_INSERT_EVALUATION, evaluation_values)), **evaluation_values
+        id=inserted_id(connection.execute(_INSERT_EVALUATION, evaluation_values)), **evaluation_values
     )
     job_id = JobQueue.add(connection, evaluation.id, lane, lease=lease)
     if lease is None:
         return Submission(item, evaluation, created=True)
     return Submission(item, evaluation, created=True, leased=LeasedJob(job_id, evaluation.id, lane, 1))
-
-
-def _new_id(inserted: CursorResult[Any]) -> int:
-    key = inserted.inserted_primary_key
-    if key is None:  # every backend Tutela supports returns the new key
-        raise RuntimeError("the database returned no id for the new row")
-    return int(key[0])
 
 
 def find_submission(session: Session, service_id: int, content_id: str, digest: str) -> Submission | None:
