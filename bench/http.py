@@ -33,9 +33,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import argparse
-import gc
 import asyncio
 import collections
+import gc
 import json
 import multiprocessing
 import socket
