@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tutela.pipeline.context import ItemContext, Lane
 from tutela.pipeline.decoder_pool import DecoderHooks, DecoderPool
@@ -124,26 +124,19 @@ class PipelineRuntime:
         even past `timeout`; the decoder time limit bounds it.
         """
         deadline = time.monotonic() + timeout
+        item: dict[str, Any] = {
+            "service_id": service_id,
+            "content_id": content_id,
+            "context": context,
+            "content": content,
+            "signals": signals,
+            "lane": lane,
+        }
         if self.worker is not None and self.app.settings.wait_inline and lane is Lane.LIVE:
-            done = work_inline(
-                self,
-                service_id=service_id,
-                content_id=content_id,
-                context=context,
-                content=content,
-                signals=signals,
-                lane=lane,
-            )
+            done = work_inline(self, **item)
             if done is not None and EvaluationStatus(done.evaluation.status).finished:
                 return done, done.evaluation
-        submission = self.submit(
-            service_id=service_id,
-            content_id=content_id,
-            context=context,
-            content=content,
-            signals=signals,
-            lane=lane,
-        )
+        submission = self.submit(**item)
         if EvaluationStatus(submission.evaluation.status).finished:
             return submission, submission.evaluation
         remaining = max(deadline - time.monotonic(), 0.0)

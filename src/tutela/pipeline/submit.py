@@ -45,7 +45,7 @@ class Submission:
     evaluation: Evaluation
     created: bool
     leased: LeasedJob | None = None
-    """The new job, when the submitter asked to lease it (`lease`) and the submission created it."""
+    """The new job, when `create_submission` was asked to lease it (an inline wait) and created it."""
 
 
 @dataclass(frozen=True, slots=True)
