@@ -130,3 +130,38 @@ def test_with_wait_inline_off_the_queue_works_the_item(
         assert job.state == JobState.DONE.value
         assert job.lease_owner is None
         assert submission.created
+
+
+def test_a_new_digest_of_an_item_is_a_second_evaluation_and_its_event_comes_second(
+    runtime: PipelineRuntime, h: Harness
+) -> None:
+    first, _ = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="edited", context=PUBLIC, content=image(205), timeout=30
+    )
+    moved = ItemContext(Surface.PROFILE, jurisdiction="DE", account_id="acct-3")
+    second, evaluation = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="edited", context=moved, content=image(206), timeout=30
+    )
+    assert (first.new_item, second.new_item, second.created) == (True, False, True)
+    assert second.item.id == first.item.id
+    assert (second.item.surface, second.item.jurisdiction) == ("profile", "DE")
+    assert evaluation.input_kind == "content"
+    assert [e.item_seq for e in events_of(h, first.item.id)] == [1, 2]
+
+
+def test_a_bank_switched_off_in_this_process_applies_to_the_next_item_at_once(
+    runtime: PipelineRuntime, h: Harness
+) -> None:
+    h.app.services.set_bank_enabled(h.service_id, "csam-hashes", False)
+    try:
+        _, evaluation = runtime.submit_and_wait(
+            service_id=h.service_id, content_id="switched", context=PUBLIC, content=MATCHING, timeout=30
+        )
+    finally:
+        h.app.services.set_bank_enabled(h.service_id, "csam-hashes", True)
+    assert evaluation.matches == []
+    assert evaluation.visibility == "allow"
+    _, again = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="switched-back", context=PUBLIC, content=MATCHING, timeout=30
+    )
+    assert again.visibility == "block"

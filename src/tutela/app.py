@@ -23,6 +23,7 @@ from tutela.ops.blas import pin_blas_threads
 from tutela.ops.metrics import Metrics
 from tutela.pipeline.runtime import PipelineRuntime
 from tutela.policy.catalog import PolicyCatalog
+from tutela.services.facts import ServiceFactsCache
 from tutela.services.store import ServiceStore
 from tutela.settings import Settings
 
@@ -36,6 +37,8 @@ class Tutela:
         self.database = database
         self.banks = BankStore(database, settings)
         self.services = ServiceStore(database)
+        self.service_facts = ServiceFactsCache(database, settings.index_sync_seconds)
+        self.services.subscribe(self.service_facts.clear)
         self.keys = KeyStore(database, settings.key_cache_seconds)
         self.metrics = Metrics()
         self._background = Background()
@@ -58,8 +61,10 @@ class Tutela:
         return app
 
     def on_bank_changes(self, changes: Sequence[Change]) -> None:
-        """Apply this process's own bank changes to the index at once (other processes' via the sync loop)."""
+        """Apply this process's own bank changes to the index at once (other processes' via the sync loop);
+        a renamed or deleted bank changes the services' lists of disabled banks too."""
         self.matcher.sync()
+        self.service_facts.clear()
 
     @cached_property
     def policies(self) -> PolicyCatalog:

@@ -54,17 +54,21 @@ def enqueue(
     item_id: int | None,
     event_type: str,
     payload: dict[str, Any],
+    first_for_item: bool = False,
 ) -> QueuedEvent:
     """Add an event and its pending deliveries in `session`'s transaction; the caller's commit makes them
     real.
 
     `payload` must be JSON-serialisable (TypeError otherwise, before anything is added). The event's
-    `item_seq` is the next number for `item_id`, or None for an event about no item.
+    `item_seq` is the next number for `item_id`, or None for an event about no item; `first_for_item`
+    says the item was created in this transaction, so its number is 1 without a look.
     """
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     connection = session.connection()
     item_seq = None
-    if item_id is not None:
+    if item_id is not None and first_for_item:
+        item_seq = 1
+    elif item_id is not None:
         current = connection.execute(_LAST_ITEM_SEQ, {"item_id": item_id}).scalar()
         item_seq = 1 if current is None else current + 1
     now = utc_now()

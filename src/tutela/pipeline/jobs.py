@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from tutela.banks.models import Bank
 from tutela.db.session import Database
 from tutela.pipeline.models import Evaluation, Item
 from tutela.pipeline.queue import LeasedJob
 from tutela.pipeline.records import signal_from_json
 from tutela.pipeline.results import JobContext
-from tutela.services.models import Service, ServiceBank
+from tutela.services.facts import DISABLED_BANKS
+from tutela.services.models import Service
 from tutela.signals.extract import Extraction
 from tutela.signals.pdq.hasher import PdqResult
 from tutela.signals.pdq.signal import PDQ
@@ -41,28 +41,7 @@ _CONTEXTS = (
     .join(Service, Service.id == Evaluation.service_id)
     .where(Evaluation.id.in_(bindparam("evaluation_ids", expanding=True)))
 )
-_DISABLED_BANKS = (
-    select(ServiceBank.service_id, Bank.name)
-    .join(Bank, Bank.id == ServiceBank.bank_id)
-    .where(
-        ServiceBank.service_id.in_(bindparam("service_ids", expanding=True)),
-        ServiceBank.enabled.is_(False),
-    )
-)
-"""Built once and run on a bare connection: every leased batch, and every inline job, reads these."""
-
-
-_SERVICE_NAME = select(Service.name).where(Service.id == bindparam("service_id"))
-
-
-def service_facts(database: Database, service_id: int) -> tuple[str, frozenset[str]] | None:
-    """A service's name and the names of the banks it disabled, or None for an unknown service."""
-    with database.connect() as connection:
-        name = connection.execute(_SERVICE_NAME, {"service_id": service_id}).scalar()
-        if name is None:
-            return None
-        disabled = connection.execute(_DISABLED_BANKS, {"service_ids": [service_id]}).all()
-    return name, frozenset(bank for _, bank in disabled)
+"""Built once and run on a bare connection: every leased batch reads it, with DISABLED_BANKS."""
 
 
 def load_contexts(database: Database, jobs: Sequence[LeasedJob]) -> list[JobContext]:
@@ -72,7 +51,7 @@ def load_contexts(database: Database, jobs: Sequence[LeasedJob]) -> list[JobCont
         rows = connection.execute(_CONTEXTS, {"evaluation_ids": list(by_evaluation)}).all()
         service_ids = {row.service_id for row in rows}
         disabled: dict[int, set[str]] = {service_id: set() for service_id in service_ids}
-        for service_id, bank_name in connection.execute(_DISABLED_BANKS, {"service_ids": list(service_ids)}):
+        for service_id, bank_name in connection.execute(DISABLED_BANKS, {"service_ids": list(service_ids)}):
             disabled[service_id].add(bank_name)
     contexts = {
         row.id: JobContext(

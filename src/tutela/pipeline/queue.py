@@ -93,14 +93,6 @@ class QueueLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class JobLease:
-    """Who leases a job as it is created, and for how long (a submitter that works its own job)."""
-
-    owner: str
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
 class LeasedJob:
     """A job this worker holds; `attempt` is the fencing token `ack` and `fail` check."""
 
@@ -118,9 +110,9 @@ class JobQueue:
         self.limits = limits
 
     @staticmethod
-    def add(connection: Connection, evaluation_id: int, lane: Lane, *, lease: JobLease | None = None) -> int:
-        """Queue a job for an evaluation in the caller's transaction; with `lease`, already leased by its
-        owner (attempt 1), as `lease` would have left it. Returns the job's id."""
+    def add(connection: Connection, evaluation_id: int, lane: Lane, *, done: bool = False) -> int:
+        """Queue a job for an evaluation in the caller's transaction; `done`: its submitter already worked
+        it (attempt 1, as `lease` then `ack` would have left it). Returns the job's id."""
         now = utc_now()
         inserted = connection.execute(
             _INSERT_JOB,
@@ -128,10 +120,10 @@ class JobQueue:
                 "evaluation_id": evaluation_id,
                 "lane": lane.value,
                 "priority": lane.priority,
-                "state": JobState.READY.value if lease is None else JobState.LEASED.value,
-                "attempts": 0 if lease is None else 1,
-                "lease_owner": None if lease is None else lease.owner,
-                "lease_expires_at": None if lease is None else now + timedelta(seconds=lease.seconds),
+                "state": JobState.DONE.value if done else JobState.READY.value,
+                "attempts": 1 if done else 0,
+                "lease_owner": None,
+                "lease_expires_at": None,
                 "available_at": now,
                 "created_at": now,
                 "updated_at": now,

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from tutela.db.types import utc_now
-from tutela.effects.outbox import enqueue
+from tutela.effects.outbox import QueuedEvent, enqueue
 from tutela.matcher import Match
 from tutela.pipeline.models import Evaluation, EvaluationStatus, Item
 from tutela.pipeline.queue import JobQueue, LeasedJob
@@ -62,7 +62,26 @@ class Stored:
     deliveries: int
     """Webhook deliveries enqueued (0: the deliverer need not be woken)."""
     columns: dict[str, Any]
-    """The evaluation's columns as written, so the writer need not read them back."""
+    """The evaluation's columns as written (`verdict_columns`), so the writer need not read them back."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationIds:
+    """What identifies an evaluation in the events about it."""
+
+    service_id: int
+    item_id: int
+    content_id: str
+    evaluation_id: int
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "content_id": self.content_id,
+            "evaluation_id": self.evaluation_id,
+            "digest": self.digest,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +139,69 @@ def policy_input(facts: JobContext | ItemFacts, extraction: Extraction, matches:
     )
 
 
+def verdict_columns(
+    extraction: Extraction,
+    matches: list[Match],
+    verdict: Verdict,
+    *,
+    bank_seq: int,
+    spool_name: str | None,
+    retention_hours: float,
+) -> dict[str, Any]:
+    """A finished evaluation's columns: what the queue path updates and the inline path inserts.
+
+    The spool name stays only when the verdict holds the content for review, with its expiry."""
+    now = utc_now()
+    held = bool(verdict.holds)
+    return {
+        "status": EvaluationStatus.DONE.value,
+        "error": None,
+        "signals": [signal_to_json(s) for s in extraction.signals],
+        "extraction_error": extraction.error,
+        "hasher_variant": extraction.pdq.variant if extraction.pdq is not None else None,
+        "matches": [match_to_json(m) for m in matches],
+        "verdict": verdict.to_json(),
+        "rules_fired": list(verdict.fired),
+        "visibility": verdict.visibility.value,
+        "policy_version": verdict.policy_version,
+        "bank_seq": bank_seq,
+        "automated": verdict.automated,
+        "spool_name": spool_name if held else None,
+        "spool_expires_at": now + timedelta(hours=retention_hours) if held and spool_name else None,
+        "finished_at": now,
+    }
+
+
+def enqueue_verdict(
+    session: Session,
+    ids: EvaluationIds,
+    columns: dict[str, Any],
+    matches: list[Match],
+    *,
+    first_for_item: bool = False,
+) -> QueuedEvent:
+    """The platform's `item.verdict` event for a finished evaluation (`columns` from `verdict_columns`)."""
+    payload = {
+        **ids.to_json(),
+        "status": EvaluationStatus.DONE.value,
+        "verdict": columns["verdict"],
+        "matches": [
+            {"bank": m.bank, "category": m.category, "signal_type": m.signal_type, "distance": m.distance}
+            for m in matches
+        ],
+        "policy_version": columns["policy_version"],
+        "bank_seq": columns["bank_seq"],
+    }
+    return enqueue(
+        session,
+        service_id=ids.service_id,
+        item_id=ids.item_id,
+        event_type=VERDICT_EVENT,
+        payload=payload,
+        first_for_item=first_for_item,
+    )
+
+
 def store_result(
     session: Session,
     context: JobContext,
@@ -132,50 +214,19 @@ def store_result(
 ) -> Stored:
     """Acknowledge the job and store the verdict with its event."""
     JobQueue.ack(session, context.job)
-    now = utc_now()
-    held = bool(verdict.holds)
-    verdict_json = verdict.to_json()
-    match_rows = [match_to_json(m) for m in matches]
-    columns: dict[str, Any] = {
-        "status": EvaluationStatus.DONE.value,
-        "signals": [signal_to_json(s) for s in extraction.signals],
-        "extraction_error": extraction.error,
-        "hasher_variant": extraction.pdq.variant if extraction.pdq is not None else None,
-        "matches": match_rows,
-        "verdict": verdict_json,
-        "rules_fired": list(verdict.fired),
-        "visibility": verdict.visibility.value,
-        "policy_version": verdict.policy_version,
-        "bank_seq": bank_seq,
-        "automated": verdict.automated,
-        "spool_name": context.spool_name if held else None,
-        "spool_expires_at": (now + timedelta(hours=retention_hours) if held and context.spool_name else None),
-        "finished_at": now,
-    }
-    session.connection().execute(
-        _STORE_DONE,
-        {"evaluation_id": context.evaluation_id, **{f"b_{k}": v for k, v in columns.items()}},
+    columns = verdict_columns(
+        extraction,
+        matches,
+        verdict,
+        bank_seq=bank_seq,
+        spool_name=context.spool_name,
+        retention_hours=retention_hours,
     )
+    stored = {f"b_{k}": v for k, v in columns.items() if k != "error"}
+    session.connection().execute(_STORE_DONE, {"evaluation_id": context.evaluation_id, **stored})
     _touch_item(session, context.item_id)
-    payload = {
-        **_ids(context),
-        "status": EvaluationStatus.DONE.value,
-        "verdict": verdict_json,
-        "matches": [
-            {"bank": m.bank, "category": m.category, "signal_type": m.signal_type, "distance": m.distance}
-            for m in matches
-        ],
-        "policy_version": verdict.policy_version,
-        "bank_seq": bank_seq,
-    }
-    event = enqueue(
-        session,
-        service_id=context.service_id,
-        item_id=context.item_id,
-        event_type=VERDICT_EVENT,
-        payload=payload,
-    )
-    return Stored(held, event.deliveries, {**columns, "error": None})
+    event = enqueue_verdict(session, _ids(context), columns, matches)
+    return Stored(bool(verdict.holds), event.deliveries, columns)
 
 
 def store_skipped(session: Session, context: JobContext, reason: str, *, policy_version: str) -> None:
@@ -193,7 +244,7 @@ def store_skipped(session: Session, context: JobContext, reason: str, *, policy_
         )
     )
     _touch_item(session, context.item_id)
-    payload = {**_ids(context), "status": EvaluationStatus.SKIPPED.value, "reason": reason}
+    payload = {**_ids(context).to_json(), "status": EvaluationStatus.SKIPPED.value, "reason": reason}
     enqueue(
         session,
         service_id=context.service_id,
@@ -203,13 +254,10 @@ def store_skipped(session: Session, context: JobContext, reason: str, *, policy_
     )
 
 
-def _ids(context: JobContext) -> dict[str, Any]:
-    return {
-        "item_id": context.item_id,
-        "content_id": context.content_id,
-        "evaluation_id": context.evaluation_id,
-        "digest": context.digest,
-    }
+def _ids(context: JobContext) -> EvaluationIds:
+    return EvaluationIds(
+        context.service_id, context.item_id, context.content_id, context.evaluation_id, context.digest
+    )
 
 
 def _touch_item(session: Session, item_id: int) -> None:

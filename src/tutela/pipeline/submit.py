@@ -26,7 +26,7 @@ from tutela.pipeline.context import ItemContext, Lane
 from tutela.pipeline.errors import InvalidSubmission, QueueFull
 from tutela.pipeline.models import Evaluation, EvaluationStatus, InputKind, Item
 from tutela.pipeline.notify import Notifier
-from tutela.pipeline.queue import JobLease, JobQueue, LeasedJob
+from tutela.pipeline.queue import JobQueue
 from tutela.pipeline.records import canonical_signals, content_digest, signal_to_json, signals_digest
 from tutela.pipeline.spool import spool_for
 from tutela.signals.base import Signal
@@ -44,8 +44,8 @@ class Submission:
     item: Item
     evaluation: Evaluation
     created: bool
-    leased: LeasedJob | None = None
-    """The new job, when `create_submission` was asked to lease it (an inline wait) and created it."""
+    new_item: bool = False
+    """The item itself was created by this submission (its first evaluation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ def submit(
     spool_name = spool.write(content) if content is not None else None
     try:
         with database.write() as session:
-            submission = find_submission(session, service_id, content_id, digest) or create_submission(
+            submission = find_or_create(
                 app, session, service_id, content_id, context, digest, spool_name, canonical, lane
             )
     except IntegrityError:
@@ -117,7 +117,7 @@ def submit(
     return submission
 
 
-def create_submission(
+def find_or_create(
     app: Tutela,
     session: Session,
     service_id: int,
@@ -127,14 +127,25 @@ def create_submission(
     spool_name: str | None,
     signals: tuple[Signal, ...],
     lane: Lane,
-    lease: JobLease | None = None,
+    *,
+    finished: dict[str, Any] | None = None,
 ) -> Submission:
-    """Write a new item (or update its context) with a new evaluation and its job, in `session`; with
-    `lease`, the job is created leased by `lease.owner` (attempt 1) and the evaluation running."""
+    """The existing evaluation of (item, digest), or a new one with its job, written in `session`.
+
+    `signals` is the canonical list of a signals submission, empty for content.
+    A new evaluation of an existing item updates the item's context. `finished` are the columns of an
+    evaluation its submitter has already worked (`verdict_columns`): it is written done, with a done job,
+    and does not count against the queue limit, since it never waits in the queue.
+    """
     connection = session.connection()
-    pending = int(connection.execute(_PENDING_JOBS).scalar() or 0)
-    if pending >= app.settings.queue_max_pending:
-        raise QueueFull(pending, app.settings.queue_max_pending, app.settings.queue_retry_after_seconds)
+    key = {"service_id": service_id, "content_id": content_id}
+    found = connection.execute(_ITEM_AND_EVALUATION, {**key, "digest": digest}).first()
+    if found is not None and found.evaluation_id is not None:
+        return _submission(found._asdict(), created=False)
+    if finished is None:
+        pending = int(connection.execute(_PENDING_JOBS).scalar() or 0)
+        if pending >= app.settings.queue_max_pending:
+            raise QueueFull(pending, app.settings.queue_max_pending, app.settings.queue_retry_after_seconds)
     now = utc_now()
     fields = {
         "account_id": context.account_id,
@@ -142,46 +153,48 @@ def create_submission(
         "jurisdiction": context.jurisdiction,
         "age_band": context.age_band,
     }
-    key = {"service_id": service_id, "content_id": content_id}
-    found = connection.execute(_ITEM_BY_CONTENT_ID, key).first()
     if found is None:
         item_values = {**key, **fields, "created_at": now, "updated_at": now}
         item = Item(id=inserted_id(connection.execute(_INSERT_ITEM, item_values)), **item_values)
     else:
-        connection.execute(_UPDATE_ITEM, {"item_id": found.id, **fields, "updated_at": now})
-        item = Item(**{**found._asdict(), **fields, "updated_at": now})
+        connection.execute(_UPDATE_ITEM, {"item_id": found.item_id, **fields, "updated_at": now})
+        stored = {column: getattr(found, f"item_{column}") for column in _ITEM_COLUMNS}
+        item = Item(**{**stored, **fields, "updated_at": now})
     evaluation_values: dict[str, Any] = {
         "item_id": item.id,
         "service_id": service_id,
         "digest": digest,
-        "input_kind": (InputKind.CONTENT if spool_name is not None else InputKind.SIGNALS).value,
-        "status": (EvaluationStatus.QUEUED if lease is None else EvaluationStatus.RUNNING).value,
-        "attempts": 0 if lease is None else 1,
+        "input_kind": (InputKind.SIGNALS if signals else InputKind.CONTENT).value,
+        "status": EvaluationStatus.QUEUED.value,
+        "attempts": 0,
         "spool_name": spool_name,
         "signals": [signal_to_json(s) for s in signals] if signals else None,
         "created_at": now,
     }
+    if finished is not None:
+        evaluation_values.update(finished, attempts=1)
     evaluation = Evaluation(
         id=inserted_id(connection.execute(_INSERT_EVALUATION, evaluation_values)), **evaluation_values
     )
-    job_id = JobQueue.add(connection, evaluation.id, lane, lease=lease)
-    if lease is None:
-        return Submission(item, evaluation, created=True)
-    return Submission(item, evaluation, created=True, leased=LeasedJob(job_id, evaluation.id, lane, 1))
+    JobQueue.add(connection, evaluation.id, lane, done=finished is not None)
+    return Submission(item, evaluation, created=True, new_item=found is None)
 
 
 def find_submission(session: Session, service_id: int, content_id: str, digest: str) -> Submission | None:
     row = (
         session.connection()
-        .execute(_FIND, {"service_id": service_id, "content_id": content_id, "digest": digest})
+        .execute(_ITEM_AND_EVALUATION, {"service_id": service_id, "content_id": content_id, "digest": digest})
         .first()
     )
-    if row is None:
+    if row is None or row.evaluation_id is None:
         return None
-    values = row._asdict()
+    return _submission(row._asdict(), created=False)
+
+
+def _submission(values: dict[str, Any], *, created: bool) -> Submission:
     item = Item(**{column: values[f"item_{column}"] for column in _ITEM_COLUMNS})
     evaluation = Evaluation(**{column: values[f"evaluation_{column}"] for column in _EVALUATION_COLUMNS})
-    return Submission(item, evaluation, created=False)
+    return Submission(item, evaluation, created=created)
 
 
 def existing_submission(
@@ -193,21 +206,15 @@ def existing_submission(
 
 _ITEM_COLUMNS = tuple(column.key for column in Item.__table__.columns)
 _EVALUATION_COLUMNS = tuple(column.key for column in Evaluation.__table__.columns)
-_FIND = (
+_ITEM_AND_EVALUATION = (
     select(
         *[getattr(Item, column).label(f"item_{column}") for column in _ITEM_COLUMNS],
         *[getattr(Evaluation, column).label(f"evaluation_{column}") for column in _EVALUATION_COLUMNS],
     )
-    .join(Evaluation, Evaluation.item_id == Item.id)
-    .where(
-        Item.service_id == bindparam("service_id"),
-        Item.content_id == bindparam("content_id"),
-        Evaluation.digest == bindparam("digest"),
-    )
+    .outerjoin(Evaluation, (Evaluation.item_id == Item.id) & (Evaluation.digest == bindparam("digest")))
+    .where(Item.service_id == bindparam("service_id"), Item.content_id == bindparam("content_id"))
 )
-_ITEM_BY_CONTENT_ID = select(*[getattr(Item, column) for column in _ITEM_COLUMNS]).where(
-    Item.service_id == bindparam("service_id"), Item.content_id == bindparam("content_id")
-)
+"""The item of (service, content id), with its evaluation of the digest when there is one."""
 _UPDATE_ITEM = (
     update(Item)
     .where(Item.id == bindparam("item_id"))

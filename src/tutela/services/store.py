@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -19,6 +20,11 @@ class ServiceStore:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each committed change of a bank switch (caches of service facts)."""
+        self._listeners.append(listener)
 
     def create(self, name: str, description: str = "") -> Service:
         if not _NAME.fullmatch(name):
@@ -59,6 +65,8 @@ class ServiceStore:
                 session.add(ServiceBank(service_id=service_id, bank_id=bank_id, enabled=enabled))
             else:
                 row.enabled = enabled
+        for listener in self._listeners:
+            listener()
 
     def disabled_bank_ids(self, service_id: int) -> set[int]:
         """Banks switched off for this service (every other enabled bank applies)."""
