@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 
 from tutela import __version__
 from tutela.api import errors
+from tutela.api.hot_items import HotItems
 from tutela.api.hot_lookup import HotLookup
 from tutela.api.lookup_batch import LookupBatcher
 from tutela.api.request_metrics import RequestMetrics
@@ -42,11 +43,14 @@ def api_routes() -> list[APIRoute]:
     return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
 
 
-def create_app(tutela: Tutela, *, background: bool = True, hot_lookups: bool = True) -> FastAPI:
+def create_app(
+    tutela: Tutela, *, background: bool = True, hot_lookups: bool = True, hot_items: bool = True
+) -> FastAPI:
     """The HTTP API; with `background`, workers and deliverers run in this process while it serves.
 
     `hot_lookups` puts the pure-ASGI fast path for lookups by hash (`tutela.api.hot_lookup`) in front of the
     routes, inside the request metrics; off, the FastAPI routes answer those too (the tests compare both).
+    `hot_items` does the same for plain multipart uploads to `POST /v1/items` (`tutela.api.hot_items`).
     """
 
     @asynccontextmanager
@@ -80,6 +84,9 @@ def create_app(tutela: Tutela, *, background: bool = True, hot_lookups: bool = T
     errors.install(app)
     if hot_lookups:  # added first, so it runs inside RequestMetrics (middleware added later wraps it)
         app.add_middleware(HotLookup, state=app.state, routes=api_routes())
+    if hot_items:
+        handlers = app.exception_handlers
+        app.add_middleware(HotItems, state=app.state, routes=api_routes(), handlers=handlers)
     app.add_middleware(RequestMetrics, metrics=tutela.metrics)
     for router in ROUTERS:
         app.include_router(router)

@@ -29,7 +29,9 @@ from tutela.signals.base import Signal
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 App = Annotated[Tutela, Depends(get_tutela)]
-_MULTIPART_OVERHEAD = 64 * 1024
+MULTIPART_OVERHEAD = 64 * 1024
+"""Bytes a multipart body may carry beyond `max_media_bytes` (part headers and text fields)."""
+MAX_FORM_FIELDS = 20
 
 
 class SignalIn(BaseModel):
@@ -121,11 +123,11 @@ async def _parse(request: Request, limit: int) -> tuple[ItemIn, bytes | None]:
     """The item fields and, for an upload, its bytes (refused past the byte limit without reading it all)."""
     content_type = request.headers.get("content-type", "")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
+    if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise MediaTooLarge("request size in bytes", int(declared), limit, "max_media_bytes")
     try:
         if content_type.startswith("multipart/form-data"):
-            async with request.form(max_files=1, max_fields=20) as form:
+            async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
                 upload = form.get("file")
                 if not isinstance(upload, UploadFile):
                     raise InvalidSubmission("multipart upload needs a 'file' part")
@@ -166,6 +168,20 @@ async def submit_item(
 ) -> JSONResponse:
     """Accept an item (stored before the answer); 202 with its evaluation, or 200 with the verdict."""
     body, content = await _parse(request, app.settings.max_media_bytes)
+    return await accept(app, principal, body, content, wait=wait, timeout=timeout)
+
+
+async def accept(
+    app: Tutela,
+    principal: Principal,
+    body: ItemIn,
+    content: bytes | None,
+    *,
+    wait: bool,
+    timeout: float | None,
+) -> JSONResponse:
+    """Submit a parsed item and build the answer; the route and its fast path (`tutela.api.hot_items`) share
+    it, so both answer alike. Raises HTTPException and TutelaError for the app's handlers."""
     service_id = _service_id(app, principal, body.service)
     sources = sum(x is not None for x in (content, body.url, body.signals))
     if sources != 1:
