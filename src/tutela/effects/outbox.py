@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from tutela.db.session import inserted_id
@@ -48,7 +48,7 @@ _LAST_ITEM_SEQ = select(func.max(OutboxEvent.item_seq)).where(OutboxEvent.item_i
 
 
 def enqueue(
-    session: Session,
+    session: Session | Connection,
     *,
     service_id: int,
     item_id: int | None,
@@ -64,7 +64,7 @@ def enqueue(
     says the item was created in this transaction, so its number is 1 without a look.
     """
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     item_seq = None
     if item_id is not None and first_for_item:
         item_seq = 1

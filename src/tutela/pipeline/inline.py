@@ -96,10 +96,10 @@ def work_inline(
     )
     deliveries = 0
     try:
-        with app.database.write() as session:
+        with app.database.write_connection() as connection:
             submission = find_or_create(
                 app,
-                session,
+                connection,
                 service_id,
                 content_id,
                 context,
@@ -113,7 +113,7 @@ def work_inline(
                 ids = EvaluationIds(
                     service_id, submission.item.id, content_id, submission.evaluation.id, prepared.digest
                 )
-                event = enqueue_verdict(session, ids, columns, matches, first_for_item=submission.new_item)
+                event = enqueue_verdict(connection, ids, columns, matches, first_for_item=submission.new_item)
                 deliveries = event.deliveries
     except IntegrityError:  # a concurrent submission of the same digest won
         raced = existing_submission(app.database, service_id, content_id, prepared.digest)

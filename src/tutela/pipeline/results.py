@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.orm import Session
 
 from tutela.db.types import utc_now
@@ -173,7 +173,7 @@ def verdict_columns(
 
 
 def enqueue_verdict(
-    session: Session,
+    session: Session | Connection,
     ids: EvaluationIds,
     columns: dict[str, Any],
     matches: list[Match],

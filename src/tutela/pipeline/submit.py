@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,9 +95,9 @@ def submit(
     spool = spool_for(app.settings)
     spool_name = spool.write(content) if content is not None else None
     try:
-        with database.write() as session:
+        with database.write_connection() as connection:
             submission = find_or_create(
-                app, session, service_id, content_id, context, digest, spool_name, canonical, lane
+                app, connection, service_id, content_id, context, digest, spool_name, canonical, lane
             )
     except IntegrityError:
         if spool_name is not None:
@@ -119,7 +119,7 @@ def submit(
 
 def find_or_create(
     app: Tutela,
-    session: Session,
+    connection: Connection,
     service_id: int,
     content_id: str,
     context: ItemContext,
@@ -130,14 +130,14 @@ def find_or_create(
     *,
     finished: dict[str, Any] | None = None,
 ) -> Submission:
-    """The existing evaluation of (item, digest), or a new one with its job, written in `session`.
+    """The existing evaluation of (item, digest), or a new one with its job, written in the transaction of
+    `connection`.
 
     `signals` is the canonical list of a signals submission, empty for content.
     A new evaluation of an existing item updates the item's context. `finished` are the columns of an
     evaluation its submitter has already worked (`verdict_columns`): it is written done, with a done job,
     and does not count against the queue limit, since it never waits in the queue.
     """
-    connection = session.connection()
     key = {"service_id": service_id, "content_id": content_id}
     found = connection.execute(_ITEM_AND_EVALUATION, {**key, "digest": digest}).first()
     if found is not None and found.evaluation_id is not None:
