@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import ColumnElement, CursorResult, Result, exists, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Result, bindparam, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from tutela.db.session import Database
@@ -163,19 +163,8 @@ class WebhookDeliverer:
     def has_due(self) -> bool:
         """Whether some pending delivery is due and not leased: a cheap read, so that an idle deliverer does
         not take the write lock to find nothing (`claim` applies the full conditions)."""
-        now = utc_now()
-        with self._database.read() as session:
-            return bool(
-                session.scalar(
-                    select(
-                        exists().where(
-                            WebhookDelivery.state == PENDING,
-                            WebhookDelivery.next_attempt_at <= now,
-                            _lease_free(now),
-                        )
-                    )
-                )
-            )
+        with self._database.connect() as connection:
+            return bool(connection.execute(_HAS_DUE, {"now": utc_now()}).scalar())
 
     def claim(self, limit: int) -> list[ClaimedDelivery]:
         """Lease up to `limit` due deliveries for `webhook_lease_seconds`, oldest due first."""
@@ -312,6 +301,16 @@ class WebhookDeliverer:
         base = self._settings.webhook_backoff_base_seconds
         delay = min(self._settings.webhook_backoff_cap_seconds, base * 2 ** (attempts - 1))
         return float(delay * (1 - 0.5 * self._rng.random()))
+
+
+_HAS_DUE = select(
+    exists().where(
+        WebhookDelivery.state == PENDING,
+        WebhookDelivery.next_attempt_at <= bindparam("now"),
+        or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at <= bindparam("now")),
+    )
+)
+"""Built once: every idle round of every deliverer runs it (building it cost ~1 ms of CPU per round)."""
 
 
 def _lease_free(now: datetime) -> ColumnElement[bool]:
