@@ -81,7 +81,7 @@ def work_inline(
     if time.monotonic() - matcher.synced_at >= app.settings.index_sync_seconds:
         matcher.sync()  # this process's own bank changes are applied as they commit
     bank_seq = matcher.seq
-    matches = [m for m in matcher.match_many([extraction])[0] if m.bank not in service.disabled_banks]
+    matches = [m for m in runtime.scans.match(extraction) if m.bank not in service.disabled_banks]
     facts = ItemFacts(service.name, context.surface.value, context.jurisdiction, context.age_band)
     verdict = policy.evaluate(policy_input(facts, extraction, matches))
     held = content is not None and verdict.holds

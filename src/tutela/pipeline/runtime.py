@@ -17,6 +17,7 @@ from tutela.pipeline.decoder_pool import DecoderHooks, DecoderPool
 from tutela.pipeline.inline import work_inline
 from tutela.pipeline.models import Evaluation, EvaluationStatus
 from tutela.pipeline.notify import Notifier, wait_for
+from tutela.pipeline.shared_scan import SharedScan
 from tutela.pipeline.submit import Submission, submit
 from tutela.pipeline.worker import Worker
 from tutela.policy import ValidatedPolicy, default_policy
@@ -44,6 +45,8 @@ class PipelineRuntime:
         chosen = policy or default_policy()
         self.policies = chosen if isinstance(chosen, PolicyCatalog) else PolicyCatalog(chosen)
         self.notifier = Notifier()
+        self.scans = SharedScan(app.matcher)
+        """Inline items matched at once share index scans."""
         self._start_worker = start_worker
         self._decoder_processes = decoder_processes
         self._lanes = tuple(lanes)
