@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tests import malformed
+from tutela.demo.images import picture
 from tutela.errors import CorruptMedia, EmptyMedia, MediaTooLarge, UnsupportedMedia
 from tutela.media import MediaFormat, MediaLimits, open_media, sniff
 
@@ -142,3 +143,21 @@ def test_jpeg_luma_decode(limits: MediaLimits) -> None:
     assert media.image(luma=True).mode == "L"
     assert media.image(draft=(160, 120), luma=True).size == (160, 120)
     assert media.image().mode == "RGB"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
+def test_header_checked_image_decoded_once_as_a_fresh_one(fmt: str, limits: MediaLimits) -> None:
+    """A JPEG's or PNG's header-checked image is what the first `image()` decodes, with the pixels a fresh
+    decode gives (reduced and luma-only too); later calls, and other formats, open the data again."""
+    out = io.BytesIO()
+    picture(5, (640, 480)).save(out, fmt)
+    media = open_media(out.getvalue(), limits)
+    assert (media.opened is not None) == (fmt != "GIF")
+
+    def decode() -> Image.Image:
+        return media.image(draft=(160, 120), luma=True) if fmt == "JPEG" else media.image()
+
+    first = decode()
+    assert media.opened is None
+    assert first.tobytes() == decode().tobytes()
+    assert first.size == ((160, 120) if fmt == "JPEG" else (640, 480))
