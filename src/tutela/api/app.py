@@ -20,6 +20,7 @@ from tutela import __version__
 from tutela.api import errors
 from tutela.api.hot_items import HotItems
 from tutela.api.hot_lookup import HotLookup
+from tutela.api.hot_upload import HotUpload
 from tutela.api.lookup_batch import LookupBatcher
 from tutela.api.request_metrics import RequestMetrics
 from tutela.api.routes import banks, hma_curation, hma_matching, items, ops, services
@@ -48,8 +49,9 @@ def create_app(
 ) -> FastAPI:
     """The HTTP API; with `background`, workers and deliverers run in this process while it serves.
 
-    `hot_lookups` puts the pure-ASGI fast path for lookups by hash (`tutela.api.hot_lookup`) in front of the
-    routes, inside the request metrics; off, the FastAPI routes answer those too (the tests compare both).
+    `hot_lookups` puts the pure-ASGI fast paths for lookups by hash and by upload (`tutela.api.hot_lookup`,
+    `tutela.api.hot_upload`) in front of the routes, inside the request metrics; off, the FastAPI routes
+    answer those too (the tests compare both).
     `hot_items` does the same for plain multipart uploads to `POST /v1/items` (`tutela.api.hot_items`).
     """
 
@@ -84,6 +86,7 @@ def create_app(
     errors.install(app)
     if hot_lookups:  # added first, so it runs inside RequestMetrics (middleware added later wraps it)
         app.add_middleware(HotLookup, state=app.state, routes=api_routes())
+        app.add_middleware(HotUpload, state=app.state, routes=api_routes())
     if hot_items:
         handlers = app.exception_handlers
         app.add_middleware(HotItems, state=app.state, routes=api_routes(), handlers=handlers)

@@ -1,11 +1,12 @@
-"""Small readers the pure-ASGI fast paths share, each reading a request as FastAPI would."""
+"""Small readers the pure-ASGI fast paths share, each reading a request as FastAPI would, and the body
+reader and replay that let a fast path hand a request it has read to the FastAPI app after all."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from fastapi.routing import APIRoute
-from starlette.types import Scope
+from starlette.types import Message, Receive, Scope
 
 from tutela.auth import Permission
 
@@ -40,3 +41,30 @@ def guarded_route(routes: Sequence[APIRoute], path: str, method: str) -> tuple[A
                 if isinstance(permission, Permission):
                     return route, permission, bool(getattr(dependency.call, "hma_open", False))
     raise RuntimeError(f"no {method} {path} route with a permission among the routes given")
+
+
+class Replay:
+    """A `receive` that hands the messages already read to the app behind, then reads on."""
+
+    def __init__(self, messages: list[Message], receive: Receive) -> None:
+        self._messages = messages
+        self._receive = receive
+
+    async def __call__(self) -> Message:
+        if self._messages:
+            return self._messages.pop(0)
+        return await self._receive()
+
+
+async def read_body(receive: Receive, messages: list[Message]) -> bytes | None:
+    """The whole request body, keeping every message in `messages` (for `Replay`); None if the client went
+    away."""
+    chunks = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)

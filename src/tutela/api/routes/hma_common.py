@@ -94,14 +94,24 @@ async def upload_bytes(request: Request, app: Tutela) -> bytes:
 
 async def _single_file(request: Request, limit: int) -> bytes | None:
     """The file of a body that is one multipart file part and nothing else; None: the form parser decides."""
-    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    headers = request.headers
+    boundary = lean_boundary(headers.get("content-type", ""), headers.get("content-length", ""), limit)
+    return None if boundary is None else cut_single_file(await request.body(), boundary)
+
+
+def lean_boundary(content_type: str, length: str, limit: int) -> bytes | None:
+    """The multipart boundary of a body that may be cut directly (`cut_single_file`): form data with a
+    boundary and a declared length within `limit` plus part overhead; None: leave the body to the parser.
+    Shared with the upload fast path (`tutela.api.hot_upload`), which decides from headers alone."""
+    kind, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
-    length = request.headers.get("content-length", "")
-    if content_type != b"multipart/form-data" or not boundary or not length.isdigit():
+    if kind != b"multipart/form-data" or not boundary or not length.isdigit():
         return None
-    if int(length) > limit + _PART_OVERHEAD:
-        return None
-    body = await request.body()
+    return None if int(length) > limit + _PART_OVERHEAD else boundary
+
+
+def cut_single_file(body: bytes, boundary: bytes) -> bytes | None:
+    """The file of `body` when it is one multipart file part and nothing else, else None."""
     delimiter = b"--" + boundary
     start = len(delimiter) + 2
     if not body.startswith(delimiter + b"\r\n"):

@@ -24,6 +24,7 @@ from tutela.api.routes.hma_common import (
 )
 from tutela.app import Tutela
 from tutela.matcher import Match
+from tutela.signals.base import Signal
 from tutela.signals.extract import Extraction
 from tutela.signals.pdq.signal import PDQ
 from tutela.signals.registry import SIGNAL_TYPES, get_signal_type
@@ -151,10 +152,17 @@ async def _lookup_content(
     request: Request, app: Tutela, data: bytes, types: str | None, banks: str | None
 ) -> dict[str, MatchesByBank]:
     extraction, signals = await run_in_threadpool(extract_requested, app, data, types)
+    return await match_extracted(request.app.state.lookups, extraction, signals, banks)
+
+
+async def match_extracted(
+    batcher: LookupBatcher, extraction: Extraction, signals: list[Signal], banks: str | None
+) -> dict[str, MatchesByBank]:
+    """The upload lookup's answer: matches of the requested `signals` of `extraction` by signal type, then
+    bank, from the next batched scan. Shared with the upload fast path (`tutela.api.hot_upload`)."""
     query = Extraction(
         signals=tuple(signals), pdq=extraction.pdq if any(s.type == PDQ.name for s in signals) else None
     )
-    batcher: LookupBatcher = request.app.state.lookups
     matches = await batcher.match(query, bank_names(banks))
     return {s.type: by_bank([m for m in matches if m.signal_type == s.type]) for s in signals}
 
