@@ -3,12 +3,15 @@ reader and replay that let a fast path hand a request it has read to the FastAPI
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from urllib.parse import parse_qsl
 
 from fastapi.routing import APIRoute
+from starlette.datastructures import State
 from starlette.types import Message, Receive, Scope
 
-from tutela.auth import Permission
+from tutela.api.auth import authenticate
+from tutela.auth import Permission, Principal
 
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
@@ -29,6 +32,31 @@ def header(scope: Scope, name: bytes) -> str:
         if key == name:
             return str(value.decode("latin-1"))
     return ""
+
+
+def query_params(scope: Scope, allowed: Collection[str]) -> dict[str, str] | None:
+    """The query parameters, when each is given once and all are `allowed`; None: the route decides."""
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    params = dict(pairs)
+    if len(params) != len(pairs) or not params.keys() <= set(allowed):
+        return None
+    return params
+
+
+def scope_principal(
+    state: State, scope: Scope, permission: Permission, *, hma_open: bool
+) -> Principal | None:
+    """The caller, when its key (or, for `hma_open`, its network) grants `permission`, as the route's
+    `require` decides (`auth.authenticate`); None: the route answers the 401 or 403."""
+    client = scope.get("client")
+    principal = authenticate(
+        state,
+        header(scope, b"authorization"),
+        None if client is None else client[0],
+        permission,
+        hma_open=hma_open,
+    )
+    return principal if isinstance(principal, Principal) else None
 
 
 def guarded_route(routes: Sequence[APIRoute], path: str, method: str) -> tuple[APIRoute, Permission, bool]:

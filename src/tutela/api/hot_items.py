@@ -19,7 +19,6 @@ import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
@@ -28,8 +27,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tutela.api.asgi_parts import guarded_route, header, query_flag
-from tutela.api.auth import authenticate
+from tutela.api.asgi_parts import (
+    Replay,
+    guarded_route,
+    header,
+    query_flag,
+    query_params,
+    read_body,
+    scope_principal,
+)
 from tutela.api.routes.items import MAX_FORM_FIELDS, MULTIPART_OVERHEAD, ItemIn, accept
 from tutela.api.simple_form import form_boundary, parse_simple_form
 from tutela.auth import Principal
@@ -37,19 +43,6 @@ from tutela.auth import Principal
 PATH = "/v1/items"
 _QUERY = frozenset({"wait", "timeout"})
 _DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?")
-
-
-class _Replay:
-    """A `receive` that hands the messages already read to the app behind, then reads on."""
-
-    def __init__(self, messages: list[Message], receive: Receive) -> None:
-        self._messages = messages
-        self._receive = receive
-
-    async def __call__(self) -> Message:
-        if self._messages:
-            return self._messages.pop(0)
-        return await self._receive()
 
 
 class HotItems:
@@ -77,7 +70,7 @@ class HotItems:
             return
         principal, boundary, wait, timeout = accepted
         messages: list[Message] = []
-        body = await _read_body(receive, messages)
+        body = await read_body(receive, messages)
         form = None
         if body is not None:
             form = parse_simple_form(body, boundary, max_fields=MAX_FORM_FIELDS, max_files=1)
@@ -90,7 +83,7 @@ class HotItems:
                 item = None
         tutela = self.state.tutela
         if item is None or upload is None or len(upload[1]) > tutela.settings.max_media_bytes:
-            await self.app(scope, _Replay(messages, receive), send)
+            await self.app(scope, Replay(messages, receive), send)
             return
         scope["route"] = self.route
         try:
@@ -107,9 +100,8 @@ class HotItems:
         """What the headers and query decide: the caller, the form boundary, `wait` and `timeout`."""
         if scope.get("root_path"):
             return None
-        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        params = dict(pairs)
-        if len(params) != len(pairs) or not params.keys() <= _QUERY:
+        params = query_params(scope, _QUERY)
+        if params is None:
             return None
         wait = query_flag(params.get("wait"))
         valid, timeout = _timeout(params.get("timeout"))
@@ -120,17 +112,8 @@ class HotItems:
         limit = self.state.tutela.settings.max_media_bytes + MULTIPART_OVERHEAD
         if boundary is None or not length.isdigit() or int(length) > limit:
             return None
-        client = scope.get("client")
-        principal = authenticate(
-            self.state,
-            header(scope, b"authorization"),
-            None if client is None else client[0],
-            self.permission,
-            hma_open=self.hma_open,
-        )
-        if not isinstance(principal, Principal):
-            return None
-        return principal, boundary, wait, timeout
+        principal = scope_principal(self.state, scope, self.permission, hma_open=self.hma_open)
+        return None if principal is None else (principal, boundary, wait, timeout)
 
     def _handler(self, exc: Exception) -> Callable[..., Any] | None:
         """The app's handler for `exc`, looked up by class as Starlette does."""
@@ -148,16 +131,3 @@ def _timeout(value: str | None) -> tuple[bool, float | None]:
         return True, None
     seconds = float(value) if _DECIMAL.fullmatch(value) else 0.0
     return seconds > 0, seconds
-
-
-async def _read_body(receive: Receive, messages: list[Message]) -> bytes | None:
-    """The whole request body, keeping every message in `messages`; None if the client went away."""
-    chunks = []
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)

@@ -16,32 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from fastapi.routing import APIRoute
 from pydantic_core import to_json
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tutela.api.auth import authenticate
+from tutela.api.asgi_parts import guarded_route, query_flag, query_params, scope_principal
 from tutela.api.routes.hma_matching import by_bank, match_hash, raw_matches
-from tutela.auth import Permission, Principal
+from tutela.auth import Permission
 from tutela.errors import InvalidSignal
 from tutela.matcher import Match
 from tutela.signals.registry import SIGNAL_TYPES
 
-_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
-"""The strings pydantic reads as a bool (any ASCII case); any other value falls through to its 422."""
 _JSON_HEADERS = (b"content-type", b"application/json")
-
-
-def _flag(value: str | None) -> bool | None:
-    """An optional boolean query parameter as FastAPI reads it; None when it would not validate."""
-    if value is None:
-        return False
-    lowered = value.lower() if value.isascii() else ""
-    return True if lowered in _TRUE else False if lowered in _FALSE else None
 
 
 def _lookup_answer(matches: list[Match], params: dict[str, str]) -> object:
@@ -49,7 +37,7 @@ def _lookup_answer(matches: list[Match], params: dict[str, str]) -> object:
 
 
 def _raw_answer(matches: list[Match], params: dict[str, str]) -> object:
-    return raw_matches(matches, include_distance=bool(_flag(params.get("include_distance"))))
+    return raw_matches(matches, include_distance=bool(query_flag(params.get("include_distance"))))
 
 
 Answer = Callable[[list[Match], dict[str, str]], object]
@@ -69,14 +57,8 @@ def _endpoint(
     routes: Sequence[APIRoute], path: str, params: set[str], flags: tuple[str, ...], answer: Answer
 ) -> _Endpoint:
     """The fast path of the `GET path` route, with the permission its `require` dependency declares."""
-    for route in routes:
-        if route.path == path and "GET" in (route.methods or ()):
-            for dependency in route.dependant.dependencies:
-                permission = getattr(dependency.call, "permission", None)
-                if isinstance(permission, Permission):
-                    hma_open = bool(getattr(dependency.call, "hma_open", False))
-                    return _Endpoint(route, permission, hma_open, frozenset(params), flags, answer)
-    raise RuntimeError(f"hot lookup: no GET {path} route with a permission among the routes given")
+    route, permission, hma_open = guarded_route(routes, path, "GET")
+    return _Endpoint(route, permission, hma_open, frozenset(params), flags, answer)
 
 
 class HotLookup:
@@ -115,37 +97,20 @@ class HotLookup:
 
     async def _answer(self, scope: Scope, endpoint: _Endpoint) -> bytes | None:
         """The JSON body of the route's 200 answer, or None when the FastAPI app must answer instead."""
-        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        params = dict(pairs)
-        if len(params) != len(pairs) or not params.keys() <= endpoint.params:
+        params = query_params(scope, endpoint.params)
+        if params is None:
             return None
         signal, type_name = params.get("signal"), params.get("signal_type")
         kind = SIGNAL_TYPES.get(type_name) if type_name else None
-        if not signal or kind is None or any(_flag(params.get(f)) is None for f in endpoint.flags):
+        if not signal or kind is None or any(query_flag(params.get(f)) is None for f in endpoint.flags):
             return None
         try:
             canonical = kind.validate(signal)
         except InvalidSignal:
             return None
-        client = scope.get("client")
-        principal = authenticate(
-            self.state,
-            _header(scope, b"authorization"),
-            None if client is None else client[0],
-            endpoint.permission,
-            hma_open=endpoint.hma_open,
-        )
-        if not isinstance(principal, Principal):
+        if scope_principal(self.state, scope, endpoint.permission, hma_open=endpoint.hma_open) is None:
             return None
         matches = await match_hash(
             self.state.lookups, self.state.tutela, kind.name, canonical, params.get("banks")
         )
         return to_json(endpoint.answer(matches, params))
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    """The first header called `name` (lower case), as Starlette's `Headers.get` reads it, or ""."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""

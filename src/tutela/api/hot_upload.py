@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from urllib.parse import parse_qsl
 
 from fastapi import HTTPException
 from fastapi.routing import APIRoute
@@ -27,11 +26,17 @@ from pydantic_core import to_json
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tutela.api.asgi_parts import Replay, guarded_route, header, query_flag, read_body
-from tutela.api.auth import authenticate
+from tutela.api.asgi_parts import (
+    Replay,
+    guarded_route,
+    header,
+    query_flag,
+    query_params,
+    read_body,
+    scope_principal,
+)
 from tutela.api.routes.hma_common import cut_single_file, extract_requested, lean_boundary
 from tutela.api.routes.hma_matching import match_extracted
-from tutela.auth import Principal
 
 PATH = "/m/lookup"
 _QUERY = frozenset({"banks", "seed", "bypass_coinflip"})
@@ -70,9 +75,8 @@ class HotUpload:
         """What the headers and query decide: the multipart boundary and `banks`; None: FastAPI answers."""
         if scope.get("root_path"):
             return None
-        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        params = dict(pairs)
-        if len(params) != len(pairs) or not params.keys() <= _QUERY:
+        params = query_params(scope, _QUERY)
+        if params is None:
             return None
         if query_flag(params.get("bypass_coinflip")) is None:
             return None
@@ -80,15 +84,8 @@ class HotUpload:
         boundary = lean_boundary(header(scope, b"content-type"), header(scope, b"content-length"), limit)
         if boundary is None:
             return None
-        client = scope.get("client")
-        principal = authenticate(
-            self.state,
-            header(scope, b"authorization"),
-            None if client is None else client[0],
-            self.permission,
-            hma_open=self.hma_open,
-        )
-        return (boundary, params.get("banks")) if isinstance(principal, Principal) else None
+        principal = scope_principal(self.state, scope, self.permission, hma_open=self.hma_open)
+        return None if principal is None else (boundary, params.get("banks"))
 
     async def _answer(self, body: bytes, boundary: bytes, banks: str | None) -> bytes | None:
         """The JSON body of the route's 200 answer, or None when the FastAPI app must answer instead."""
