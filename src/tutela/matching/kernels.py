@@ -2,8 +2,10 @@
 
 Why brute force: an exact answer (recall 1.0 at every distance up to the threshold) with a memory budget of
 40 bytes per entry leaves no room for multi-index hashing tables, and a well-blocked scan is already several
-times faster than those tables on correlated data. The scans stay exact by filtering with a *lower bound* of
-the Hamming distance and verifying every survivor in full:
+times faster than those tables on correlated data. (An opt-in multi-index hashing path for small batches,
+`mih_build` and `mih_query` below, spends 64 more bytes per entry on single-query latency; see pdq_index.py.)
+The scans stay exact by filtering with a *lower bound* of the Hamming distance and verifying every survivor
+in full:
 
     popcount(d0 | d1 | d2 | d3) <= popcount(d0) + popcount(d1) + popcount(d2) + popcount(d3)
 
@@ -131,3 +133,141 @@ def scan_batch(
                     out[k, 2] = d
                     k += 1
     return out[:k]
+
+
+# -- multi-index hashing (opt-in candidate path for small batches; see pdq_index.py) -------------------------
+
+MIH_CHUNKS = 16  # 16 chunks of 16 bits cover all 256 bits, which the pigeonhole argument needs
+MIH_BUCKETS = 1 << 16
+
+
+@njit(nogil=True, cache=True)
+def mih_build(words: npt.NDArray[np.uint64], n: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """For each 16-bit chunk c (bits 16*(c%4).. of word c//4): rows 0..n-1 sorted by chunk value (counting
+    sort, stable) and offsets[c, v]..offsets[c, v+1] delimiting the rows whose chunk equals v."""
+    offsets = np.zeros((MIH_CHUNKS, MIH_BUCKETS + 1), dtype=np.uint32)
+    rows = np.empty((MIH_CHUNKS, n), dtype=np.uint32)
+    for c in range(MIH_CHUNKS):
+        w = c // 4
+        shift = np.uint64(16 * (c % 4))
+        off = offsets[c]
+        for i in range(n):
+            off[((words[w, i] >> shift) & np.uint64(0xFFFF)) + 1] += 1
+        for v in range(MIH_BUCKETS):
+            off[v + 1] += off[v]
+        pos = off[:MIH_BUCKETS].copy()
+        r = rows[c]
+        for i in range(n):
+            v = (words[w, i] >> shift) & np.uint64(0xFFFF)
+            r[pos[v]] = i
+            pos[v] += 1
+    return offsets, rows
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _chunk(q: npt.NDArray[np.uint64], c: int) -> int:
+    return int((q[c // 4] >> np.uint64(16 * (c % 4))) & np.uint64(0xFFFF))
+
+
+@njit(nogil=True, cache=True)
+def _probes(v: int, rc: int) -> npt.NDArray[np.int64]:
+    """Every 16-bit value within `rc` (0, 1 or 2) bits of `v`, each once."""
+    out = np.empty(1 + 16 + 120, dtype=np.int64)
+    k = 0
+    out[k] = v
+    k += 1
+    if rc >= 1:
+        for a in range(16):
+            out[k] = v ^ (1 << a)
+            k += 1
+    if rc >= 2:
+        for a in range(16):
+            for b in range(a + 1, 16):
+                out[k] = v ^ (1 << a) ^ (1 << b)
+                k += 1
+    return out[:k]
+
+
+@njit(nogil=True, cache=True)
+def mih_query(
+    words: npt.NDArray[np.uint64],
+    offsets: npt.NDArray[np.uint32],
+    rows: npt.NDArray[np.uint32],
+    slots: npt.NDArray[np.uint16],
+    flags: npt.NDArray[np.uint8],
+    query: npt.NDArray[np.uint64],
+    qm: int,
+    query_lq: bool,
+    bank_thr: I64,
+    bank_on: npt.NDArray[np.uint8],
+    lq_thr: int,
+    max_candidates: int,
+) -> tuple[I64, bool]:
+    """Matches of one query in a segment with MIH tables: (n, 3) int64 rows (0, row, distance), True; or an
+    empty array and False when the radius or the candidate count is too large (the caller scans instead).
+
+    Exact by the pigeonhole principle: a row within `qm` bits differs from the query in at most
+    rc = qm // 16 bits in at least one of the 16 chunks, so it is in one of the probed buckets. Candidates are
+    gathered first, then their distance is summed word by word, dropping a candidate as soon as it exceeds
+    `qm`: each pass is a loop of independent loads (the CPU overlaps the cache misses) and most candidates
+    are dropped after one or two words. The word holding the probed chunk comes last (it is the closest one).
+    A survivor is kept only from the first chunk it is that close in (a row sits in the buckets of several
+    chunks), then the scan's rule applies: `d <= qm` and `_accept`.
+    """
+    out = np.empty((64, 3), dtype=np.int64)
+    rc = qm // 16
+    if qm < 0 or rc > 2:
+        return out[:0], False
+    qc = np.empty(MIH_CHUNKS, dtype=np.int64)
+    for c in range(MIH_CHUNKS):
+        qc[c] = _chunk(query, c)
+    total = 0
+    for c in range(MIH_CHUNKS):
+        off = offsets[c]
+        for v in _probes(qc[c], rc):
+            total += int(off[v + 1]) - int(off[v])
+        if total > max_candidates:
+            return out[:0], False
+    cand = np.empty(total, dtype=np.int64)
+    chunk_of = np.empty(total, dtype=np.int64)
+    m = 0
+    for c in range(MIH_CHUNKS):
+        off = offsets[c]
+        rows_c = rows[c]
+        for v in _probes(qc[c], rc):
+            for p in range(int(off[v]), int(off[v + 1])):
+                cand[m] = rows_c[p]
+                chunk_of[m] = c
+                m += 1
+    dist = np.zeros(total, dtype=np.int64)
+    alive = np.arange(total)
+    for stage in range(4):
+        kept = 0
+        for i in range(alive.shape[0]):
+            a = alive[i]
+            w = (chunk_of[a] // 4 + 1 + stage) % 4
+            d = dist[a] + popcount(words[w, cand[a]] ^ query[w])
+            dist[a] = d
+            alive[kept] = a
+            kept += d <= qm
+        alive = alive[:kept]
+    k = 0
+    for i in range(alive.shape[0]):
+        a = alive[i]
+        row = cand[a]
+        c = chunk_of[a]
+        first = True
+        for e in range(c):  # found from an earlier chunk too?
+            x = (words[e // 4, row] >> np.uint64(16 * (e % 4))) & np.uint64(0xFFFF)
+            if popcount(x ^ np.uint64(qc[e])) <= rc:
+                first = False
+                break
+        d = dist[a]
+        if first and d <= qm and _accept(row, d, query_lq, slots, flags, bank_thr, bank_on, lq_thr):
+            if k == out.shape[0]:
+                out = _grow(out)
+            out[k, 0] = 0
+            out[k, 1] = row
+            out[k, 2] = d
+            k += 1
+    return out[:k], True
