@@ -1,10 +1,6 @@
 """Exact PDQ matching: Tutela PdqIndex against faiss IndexBinaryFlat and python-threatexchange PDQIndex.
 
-Run: .venv/bin/python bench/matching.py [--large] [--n N] [--queries Q] [--mih]
-
-`--mih` instead times one-query calls of Tutela's scan against its opt-in multi-index hashing path
-(`PdqIndex(mih=True)`) on one thread, as CPU seconds per query, checks that both give identical answers
-equal to the brute force, and reports the tables' build time and bytes per entry; the peers are not run.
+Run: .venv/bin/python bench/matching.py [--large] [--n N] [--queries Q]
 
 Two databases of N hashes: uniform random bits, and correlated ones (sign bits of a fixed 256x16 projection of
 16-dimensional gaussians, which cluster like real PDQ hashes). Queries are database rows with a neighbour
@@ -40,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from threatexchange.signal_type.pdq.pdq_index import PDQIndex
 
-from tutela.matching import PdqIndex, kernels
+from tutela.matching import PdqIndex
 
 U8 = npt.NDArray[np.uint8]
 THRESHOLD = 31
@@ -286,72 +282,6 @@ def bench(kind: str, n: int, nq: int, args: argparse.Namespace, rng: np.random.G
     return rows
 
 
-def mih_bench(kind: str, n: int, nq: int, args: argparse.Namespace, rng: np.random.Generator) -> None:
-    """One-query CPU time (one thread) of the scan and of the MIH path over the same index and queries."""
-    db = make_data(kind, n, rng)
-    queries = plant(db, nq, rng)
-    truth = brute_force(db, queries)
-    warm = PdqIndex(threads=1, mih=True)  # load the compiled kernels before anything is timed
-    warm._mih_min_rows = 1
-    warm._mih_sync_build = True
-    warm.set_bank(1, threshold=THRESHOLD, enabled=True)
-    warm.add(np.arange(4), np.ones(4, np.int64), db[:4])
-    warm.query_one(db[0].tobytes())
-    index = PdqIndex(threads=1, mih=True)
-    index._mih_sync_build = True  # the first query builds the tables and waits: its time is the build's
-    index.set_bank(1, threshold=THRESHOLD, enabled=True)
-    index.add(np.arange(n), np.ones(n, np.int64), db)
-    before = index.nbytes / len(index)
-    t = time.perf_counter()
-    index.query_one(queries[0].tobytes())  # builds the tables of the (one) segment
-    build_s = time.perf_counter() - t
-    after = index.nbytes / len(index)
-    print(f"\n[{kind}] n={n:,} MIH tables built in {build_s:.2f} s; {before:.1f} -> {after:.1f} B/entry")
-    head = f"{'path':<10} {'mean ms':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-    print(f"{head}  CPU per query, 1 thread")
-    answered = [0, 0]  # segment probes the MIH kernel answered, and handed back to the scan
-
-    def counted(*a: object) -> tuple[npt.NDArray[np.int64], bool]:
-        out, ok = mih_query(*a)
-        answered[0 if ok else 1] += 1
-        return out, ok
-
-    mih_query = kernels.mih_query
-    kernels.mih_query = counted
-    paths = ("scan", "mih")
-    cpu = {path: np.full(nq, np.inf) for path in paths}
-    answers: dict[str, Answer] = {path: [] for path in paths}
-    try:
-        for r in range(args.repeat):  # the two paths alternate query by query, so load changes hit both
-            for i, q in enumerate(queries):
-                raw = q.tobytes()
-                for path in paths:
-                    index.mih = path == "mih"
-                    t = time.thread_time()
-                    hits = index.query_one(raw)
-                    cpu[path][i] = min(cpu[path][i], time.thread_time() - t)
-                    if r == 0:
-                        answers[path].append((hits.entry_ids, hits.distances))
-    finally:
-        kernels.mih_query = mih_query
-    for path in paths:
-        recall, wrong = score(truth, answers[path])
-        ms = cpu[path] * 1e3
-        print(
-            f"{path:<10} {ms.mean():>8.3f} {np.percentile(ms, 50):>8.3f} {np.percentile(ms, 90):>8.3f} "
-            f"{np.percentile(ms, 99):>8.3f} {ms.max():>8.3f}  recall {recall:.3f} wrong {wrong}",
-            flush=True,
-        )
-    print(f"MIH answered {answered[0]} of {sum(answered)} segment probes; the rest fell back to the scan")
-    same = all(
-        np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-        for a, b in zip(answers["scan"], answers["mih"], strict=True)
-    )
-    print(f"MIH answers identical to the scan's: {same}")
-    if not same:
-        raise SystemExit("MIH and scan answers differ")
-
-
 def print_row(r: Row) -> None:
     print(
         f"{r.method:<24} {r.data:<10} {r.build_s:>8.2f} {r.batch_qps:>10.0f} {r.p50_ms:>9.2f} "
@@ -368,9 +298,6 @@ def main() -> None:
     ap.add_argument("--peer-single", type=int, default=200, help="queries the peers are timed on one by one")
     ap.add_argument("--repeat", type=int, default=1, help="time every pass this often, keep the fastest")
     ap.add_argument("--data", choices=["uniform", "correlated", "both"], default="both")
-    ap.add_argument(
-        "--mih", action="store_true", help="time one-query CPU of the scan vs the MIH path only (no peers)"
-    )
     args = ap.parse_args()
     n = args.n or (10_000_000 if args.large else 1_000_000)
     print("command:", shlex.join([os.path.relpath(sys.executable), *sys.argv]))
@@ -378,11 +305,6 @@ def main() -> None:
     print(f"n={n:,} queries={args.queries} threshold={THRESHOLD} batch={BATCH} repeat={args.repeat} "
           f"tutela threads={PdqIndex().threads} faiss omp threads="
           f"{faiss.omp_get_max_threads()}")  # fmt: skip
-    if args.mih:
-        rng = np.random.default_rng(1)
-        for kind in ["uniform", "correlated"] if args.data == "both" else [args.data]:
-            mih_bench(kind, n, args.queries, args, rng)
-        return
     check_faiss_radius()
     print("faiss range_search(radius=32) returns distance < 32 only: verified")
     rng = np.random.default_rng(1)

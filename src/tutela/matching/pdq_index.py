@@ -10,20 +10,6 @@ Memory is about 39 bytes per entry (32 hash + 4 id + 2 bank slot + 1 flags) plus
 `nbytes` reports every byte held for entries. Entry ids must be below 2**32 and added in increasing order
 (database primary keys); see `segments.py` for why.
 
-Multi-index hashing (`mih=True`, off by default because it breaks the 40 B/entry budget): for batches of at
-most 4 queries, each full segment of at least 65,536 rows gets 16 tables, one per 16-bit chunk of the hash
-(the 16 chunks cover all 256 bits, which exactness needs): the row ids sorted by chunk value (uint32) and
-65,537 bucket offsets (uint32). They are built in a background thread when a query first needs them (~0.3 s
-per 1M rows); queries scan until they are there. That is 64 bytes per entry plus 4 MiB per segment
-(about 68 B/entry at 1M rows in one segment, ~107 B/entry in all), counted in `nbytes` once built. A query at
-radius r (its `qmax`) probes, per chunk, every value within r // 16 bits of its own chunk (pigeonhole: a row
-within r bits is that close in at least one chunk) and verifies each candidate with the scan's rule. A
-segment is scanned instead when r // 16 > 2 (radius above 47) or the probed buckets hold more than 1/128 of
-its rows: a candidate costs ~140 ns of scattered reads against ~1.8 ns per scanned row, and clustered (real)
-hashes fill buckets unevenly, so the scan stays the worst case. Tables are built once per segment from words
-that never change (segments.py) and only read afterwards; sealing, merging and compaction make new segments,
-which get their own tables (the old ones go with their segments).
-
 Threads: batches are split by query across `threads` workers, a single query by rows; the kernels release the
 GIL. Queries may run concurrently with each other and with mutations; mutations are serialised by a lock.
 """
@@ -46,9 +32,6 @@ from tutela.matching.segments import Segment, SegmentStore
 MAX_BANKS = 1 << 16  # bank slots are uint16
 MAX_THRESHOLD = 256
 PARALLEL_MIN_ROWS = 1 << 16  # below this, thread hand-off costs more than it saves
-MIH_MAX_QUERIES = 4  # larger batches share one scan, which beats per-query table probes
-MIH_MIN_ROWS = 1 << 16  # smaller segments are scanned: 4 MiB of offsets per segment would not pay off
-MIH_CANDIDATE_FRACTION = 1 / 128  # more candidates than this share of a segment: scanning it is faster
 
 
 class _BankTable(NamedTuple):
@@ -91,9 +74,7 @@ def _flags_of(low_quality: npt.ArrayLike | None, n: int) -> npt.NDArray[np.bool_
 class PdqIndex:
     """In-memory exact PDQ index for all banks; see the module docstring for the contract."""
 
-    def __init__(
-        self, *, low_quality_threshold: int = 8, threads: int | None = None, mih: bool = False
-    ) -> None:
+    def __init__(self, *, low_quality_threshold: int = 8, threads: int | None = None) -> None:
         if not 0 <= low_quality_threshold <= MAX_THRESHOLD:
             raise ValueError(
                 f"low_quality_threshold must be in 0..{MAX_THRESHOLD}, got {low_quality_threshold}"
@@ -102,12 +83,6 @@ class PdqIndex:
         self.threads = max(1, threads if threads is not None else len(os.sched_getaffinity(0)))
         self._store = SegmentStore()
         self._lock = threading.Lock()
-        self.mih = mih
-        self._mih_lock = threading.Lock()
-        self._mih_building: set[int] = set()  # id() of segments whose tables are being built
-        self._mih_sync_build = False
-        self._mih_min_rows = MIH_MIN_ROWS  # tests lower these two to exercise the path on small indexes
-        self._mih_candidate_fraction = MIH_CANDIDATE_FRACTION
         self._pool: ThreadPoolExecutor | None = None
         self._slot_of: dict[int, int] = {}
         # slot -> (bank id, threshold, enabled), swapped as one tuple when a bank is added
@@ -228,46 +203,21 @@ class PdqIndex:
             return _split([], q.shape[0], bank_ids)
         loosest = int(live.max())
         qmax = np.where(qlq, min(loosest, self.low_quality_threshold), loosest).astype(np.int64)
+        rows = sum(size for _, size in snap)
         n = q.shape[0]
-        found: list[Found] = []
-        jobs: list[tuple[Segment, int, int, int]] = []  # segment, rows, queries a..b still to scan
-        for seg, size in snap:
-            table = self._mih_table(seg, size) if self.mih and n <= MIH_MAX_QUERIES else None
-            if table is None:
-                jobs.append((seg, size, 0, n))
-                continue
-            limit = int(size * self._mih_candidate_fraction)
-            for j in range(n):
-                out, ok = k.mih_query(
-                    seg.words, table[0], table[1], seg.slots, seg.flags, q[j], int(qmax[j]), bool(qlq[j]),
-                    bank_thr, bank_on, self.low_quality_threshold, limit,
-                )  # fmt: skip
-                if ok:
-                    out[:, 0] = j
-                    found.append((seg, out))
-                else:
-                    jobs.append((seg, size, j, j + 1))
-        rows = sum(size for _, size, _, _ in jobs)
         # One list of tasks per worker; the calling thread runs the first list itself (one hand-off fewer).
         workers: list[list[Task]]
         if self.threads == 1 or rows < PARALLEL_MIN_ROWS:
-            workers = [[(seg, 0, size, a, b) for seg, size, a, b in jobs]]
+            workers = [[(seg, 0, size, 0, n) for seg, size in snap]]
         elif n == 1:  # one query: every worker takes a share of every segment's rows
             workers = [[] for _ in range(self.threads)]
-            for seg, size, a, b in jobs:
+            for seg, size in snap:
                 cuts = np.linspace(0, size, self.threads + 1).astype(int).tolist()
                 for w, (lo, hi) in enumerate(itertools.pairwise(cuts)):
-                    workers[w].append((seg, lo, hi, a, b))
+                    workers[w].append((seg, lo, hi, 0, 1))
         else:  # a batch: split the queries, each worker scans all rows block by block
             cuts = np.linspace(0, n, min(self.threads, n) + 1).astype(int).tolist()
-            workers = [
-                [
-                    (seg, 0, size, max(a, ja), min(b, jb))
-                    for seg, size, ja, jb in jobs
-                    if max(a, ja) < min(b, jb)
-                ]
-                for a, b in itertools.pairwise(cuts)
-            ]
+            workers = [[(seg, 0, size, a, b) for seg, size in snap] for a, b in itertools.pairwise(cuts)]
 
         def run(tasks: list[Task]) -> list[Found]:
             found = []
@@ -281,42 +231,14 @@ class PdqIndex:
             return found
 
         if len(workers) == 1:
-            return _split(found + run(workers[0]), n, bank_ids)
+            return _split(run(workers[0]), n, bank_ids)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="tutela-pdq")
         others = [self._pool.submit(run, tasks) for tasks in workers[1:]]
-        found += run(workers[0])
+        found = run(workers[0])
         for fut in others:
             found += fut.result()
         return _split(found, n, bank_ids)
-
-    def _mih_table(self, seg: Segment, size: int) -> MihTable | None:
-        """The segment's MIH tables; None while they are being built or for a small or growing segment.
-
-        The first query to need them starts the build (~0.3 s per 1M rows) in a thread and scans meanwhile,
-        so no query waits for it (with `_mih_sync_build`, as tests use, the query builds and waits).
-        """
-        if size < self._mih_min_rows or size != seg.capacity:
-            return None  # a full segment's words never change again (see segments.py)
-        table = seg.mih
-        if table is not None:
-            return table
-        with self._mih_lock:
-            if seg.mih is not None or id(seg) in self._mih_building:
-                return seg.mih
-            self._mih_building.add(id(seg))  # the builder holds `seg`, so its id stays unique meanwhile
-        if self._mih_sync_build:
-            self._mih_build(seg)
-            return seg.mih
-        threading.Thread(target=self._mih_build, args=(seg,), name="tutela-pdq-mih", daemon=True).start()
-        return None
-
-    def _mih_build(self, seg: Segment) -> None:
-        try:
-            seg.mih = k.mih_build(seg.words, seg.capacity)  # published whole: readers see None or all of it
-        finally:
-            with self._mih_lock:
-                self._mih_building.discard(id(seg))
 
     def close(self) -> None:
         """Stop the worker threads (they also stop at interpreter exit)."""
@@ -327,7 +249,6 @@ class PdqIndex:
 
 Found = tuple[Segment, npt.NDArray[np.int64]]
 Task = tuple[Segment, int, int, int, int]  # segment, rows lo..hi, queries a..b
-MihTable = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]  # offsets (16, 65537), rows (16, n)
 
 
 def _split(found: list[Found], nq: int, bank_ids: npt.NDArray[np.int64]) -> list[PdqHits]:

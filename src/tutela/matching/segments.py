@@ -39,9 +39,6 @@ class Segment:
     slots: npt.NDArray[np.uint16]
     flags: npt.NDArray[np.uint8]
     size: int
-    # Multi-index hashing tables (offsets, rows), built lazily by PdqIndex for a full segment only: its words
-    # never change (appends write past `size`, sealing and merging build new segments).
-    mih: tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]] | None = None
 
     @classmethod
     def empty(cls, capacity: int) -> Segment:
@@ -59,9 +56,7 @@ class Segment:
 
     @property
     def nbytes(self) -> int:
-        mih = self.mih
-        extra = 0 if mih is None else mih[0].nbytes + mih[1].nbytes
-        return self.words.nbytes + self.ids.nbytes + self.slots.nbytes + self.flags.nbytes + extra
+        return self.words.nbytes + self.ids.nbytes + self.slots.nbytes + self.flags.nbytes
 
 
 def _concat(parts: list[Segment], keep_removed: bool) -> Segment:
