@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tests.pipeline_support import HOOKS, PUBLIC, Harness, harness, image, pdq_of, pipeline_settings
 from tutela.effects.models import OutboxEvent
-from tutela.pipeline import EvaluationStatus, ItemContext, PipelineRuntime, Surface, spool_for
+from tutela.pipeline import EvaluationStatus, ItemContext, PipelineRuntime, Surface, inline, spool_for
+from tutela.pipeline.context import Lane
+from tutela.pipeline.inline import FinishedWrite, write_finished
 from tutela.pipeline.models import Job, JobState
 
 MATCHING = image(200)
@@ -165,3 +169,35 @@ def test_a_bank_switched_off_in_this_process_applies_to_the_next_item_at_once(
         service_id=h.service_id, content_id="switched-back", context=PUBLIC, content=MATCHING, timeout=30
     )
     assert again.visibility == "block"
+
+
+def _finished_write(h: Harness, content_id: str, digest: str) -> FinishedWrite:
+    columns = {"status": EvaluationStatus.DONE.value, "verdict": {"visibility": "allow"}}
+    columns |= {"policy_version": "test", "bank_seq": 0}
+    return FinishedWrite(h.service_id, content_id, PUBLIC, digest, None, (), Lane.LIVE, columns, [])
+
+
+def test_a_batch_of_finished_items_is_one_transaction_and_sees_its_own_rows(h: Harness) -> None:
+    same = _finished_write(h, "batch-a", "d" * 64)
+    results = write_finished(h.app, [same, same, _finished_write(h, "batch-a", "e" * 64)])
+    written = [r for r in results if not isinstance(r, IntegrityError)]
+    assert [(s.created, s.new_item) for s, _ in written] == [(True, True), (False, False), (True, False)]
+    assert written[1][0].evaluation.id == written[0][0].evaluation.id
+    assert [e.item_seq for e in events_of(h, written[0][0].item.id)] == [1, 2]
+
+
+def test_a_write_that_fails_in_a_batch_fails_alone(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = inline.find_or_create
+
+    def refuse_one(app: Any, connection: Any, service_id: int, content_id: str, *a: Any, **k: Any) -> Any:
+        if content_id == "batch-loser":
+            raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+        return real(app, connection, service_id, content_id, *a, **k)
+
+    monkeypatch.setattr(inline, "find_or_create", refuse_one)
+    writes = [_finished_write(h, name, "f" * 64) for name in ("batch-b", "batch-loser", "batch-c")]
+    results = write_finished(h.app, writes)
+    assert isinstance(results[1], IntegrityError)
+    stored = [r for r in results if not isinstance(r, IntegrityError)]
+    assert [s.item.content_id for s, _ in stored] == ["batch-b", "batch-c"]
+    assert all(s.created for s, _ in stored)

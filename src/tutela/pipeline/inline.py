@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from tutela.matcher import Match
 from tutela.pipeline.context import ItemContext, Lane
 from tutela.pipeline.errors import DecoderError
 from tutela.pipeline.jobs import signals_extraction
@@ -45,6 +48,7 @@ from tutela.settings import Settings
 from tutela.signals.base import Signal
 
 if TYPE_CHECKING:
+    from tutela.app import Tutela
     from tutela.pipeline.runtime import PipelineRuntime
 
 
@@ -81,7 +85,7 @@ def work_inline(
     if time.monotonic() - matcher.synced_at >= app.settings.index_sync_seconds:
         matcher.sync()  # this process's own bank changes are applied as they commit
     bank_seq = matcher.seq
-    matches = [m for m in runtime.scans.match(extraction) if m.bank not in service.disabled_banks]
+    matches = [m for m in runtime.scans.submit(extraction) if m.bank not in service.disabled_banks]
     facts = ItemFacts(service.name, context.surface.value, context.jurisdiction, context.age_band)
     verdict = policy.evaluate(policy_input(facts, extraction, matches))
     held = content is not None and verdict.holds
@@ -94,35 +98,20 @@ def work_inline(
         spool_name=spool_name,
         retention_hours=app.settings.spool_retention_hours,
     )
-    deliveries = 0
+    write = FinishedWrite(
+        service_id, content_id, context, prepared.digest, spool_name, prepared.signals, lane, columns, matches
+    )
     try:
-        with app.database.write_connection() as connection:
-            submission = find_or_create(
-                app,
-                connection,
-                service_id,
-                content_id,
-                context,
-                prepared.digest,
-                spool_name,
-                prepared.signals,
-                lane,
-                finished=columns,
-            )
-            if submission.created:
-                ids = EvaluationIds(
-                    service_id, submission.item.id, content_id, submission.evaluation.id, prepared.digest
-                )
-                event = enqueue_verdict(connection, ids, columns, matches, first_for_item=submission.new_item)
-                deliveries = event.deliveries
-    except IntegrityError:  # a concurrent submission of the same digest won
-        raced = existing_submission(app.database, service_id, content_id, prepared.digest)
-        if raced is None:
-            raise
-        submission = raced
+        written = runtime.commits.submit(write)
     except BaseException:
         _discard(app.settings, spool_name)
         raise
+    if isinstance(written, IntegrityError):  # a concurrent submission of the same digest won
+        raced = existing_submission(app.database, service_id, content_id, prepared.digest)
+        if raced is None:
+            raise written
+        written = (raced, 0)
+    submission, deliveries = written
     if not submission.created:
         _discard(app.settings, spool_name)
         return submission
@@ -130,6 +119,60 @@ def work_inline(
     if deliveries:
         runtime.notifier.deliveries_added()
     return submission
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedWrite:
+    """What an inline item writes once worked: its submission, finished (`verdict_columns`), and its event."""
+
+    service_id: int
+    content_id: str
+    context: ItemContext
+    digest: str
+    spool_name: str | None
+    signals: tuple[Signal, ...]
+    lane: Lane
+    columns: dict[str, Any]
+    matches: list[Match]
+
+
+Written = tuple[Submission, int] | IntegrityError
+"""The stored submission and its webhook deliveries, or the error of a write that lost a race."""
+
+
+def write_finished(app: Tutela, writes: list[FinishedWrite]) -> list[Written]:
+    """Store finished inline items in one write transaction, in order (`PipelineRuntime.commits` batches
+    concurrent ones). When one of a batch loses a race (IntegrityError), each is written again alone, so
+    only the loser's write fails."""
+    try:
+        with app.database.write_connection() as connection:
+            return [_write(app, connection, write) for write in writes]
+    except IntegrityError as exc:
+        if len(writes) == 1:
+            return [exc]
+    return [write_finished(app, [write])[0] for write in writes]
+
+
+def _write(app: Tutela, connection: Connection, write: FinishedWrite) -> tuple[Submission, int]:
+    submission = find_or_create(
+        app,
+        connection,
+        write.service_id,
+        write.content_id,
+        write.context,
+        write.digest,
+        write.spool_name,
+        write.signals,
+        write.lane,
+        finished=write.columns,
+    )
+    if not submission.created:
+        return submission, 0
+    ids = EvaluationIds(
+        write.service_id, submission.item.id, write.content_id, submission.evaluation.id, write.digest
+    )
+    event = enqueue_verdict(connection, ids, write.columns, write.matches, first_for_item=submission.new_item)
+    return submission, event.deliveries
 
 
 def _discard(settings: Settings, spool_name: str | None) -> None:

@@ -10,19 +10,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Collection, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from tutela.matcher import Match
+from tutela.pipeline.combining import Combiner
 from tutela.pipeline.context import ItemContext, Lane
 from tutela.pipeline.decoder_pool import DecoderHooks, DecoderPool
-from tutela.pipeline.inline import work_inline
+from tutela.pipeline.inline import FinishedWrite, Written, work_inline, write_finished
 from tutela.pipeline.models import Evaluation, EvaluationStatus
 from tutela.pipeline.notify import Notifier, wait_for
-from tutela.pipeline.shared_scan import SharedScan
 from tutela.pipeline.submit import Submission, submit
 from tutela.pipeline.worker import Worker
 from tutela.policy import ValidatedPolicy, default_policy
 from tutela.policy.catalog import PolicyCatalog
 from tutela.signals.base import Signal
+from tutela.signals.extract import Extraction
 
 if TYPE_CHECKING:
     from tutela.app import Tutela
@@ -45,8 +48,10 @@ class PipelineRuntime:
         chosen = policy or default_policy()
         self.policies = chosen if isinstance(chosen, PolicyCatalog) else PolicyCatalog(chosen)
         self.notifier = Notifier()
-        self.scans = SharedScan(app.matcher)
+        self.scans: Combiner[Extraction, list[Match]] = Combiner(app.matcher.match_many)
         """Inline items matched at once share index scans."""
+        self.commits: Combiner[FinishedWrite, Written] = Combiner(partial(write_finished, app))
+        """Inline items finished at once share a write transaction (one hold of the write lock)."""
         self._start_worker = start_worker
         self._decoder_processes = decoder_processes
         self._lanes = tuple(lanes)

@@ -1,4 +1,4 @@
-"""Concurrent inline matches share index scans: each caller its answer, errors to their batch only."""
+"""Concurrent callers share batch runs (inline scans and commits): each its answer, errors to their batch."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from tutela.pipeline.shared_scan import SharedScan
+from tutela.pipeline.combining import Combiner
 
 
-class GatedMatcher:
-    """`match_many` answers each query with [query]; the first scan waits at the gate until released."""
+class Gated:
+    """A batch run that answers each query with [query]; the first scan waits at the gate until released."""
 
     def __init__(self, fail_on: object = None) -> None:
         self.batches: list[list[Any]] = []
@@ -20,7 +20,7 @@ class GatedMatcher:
         self.entered = threading.Event()
         self.fail_on = fail_on
 
-    def match_many(self, queries: list[Any]) -> list[list[Any]]:
+    def __call__(self, queries: list[Any]) -> list[list[Any]]:
         self.batches.append(list(queries))
         if len(self.batches) == 1:
             self.entered.set()
@@ -31,12 +31,12 @@ class GatedMatcher:
 
 
 def test_callers_arriving_during_a_scan_share_the_next_one() -> None:
-    matcher = GatedMatcher()
-    shared = SharedScan(matcher, max_batch=4)  # type: ignore[arg-type]
+    matcher = Gated()
+    shared = Combiner(matcher, max_batch=4)
     with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(shared.match, "q0")  # type: ignore[arg-type]
+        first = pool.submit(shared.submit, "q0")
         assert matcher.entered.wait(10)
-        rest = [pool.submit(shared.match, f"q{n}") for n in range(1, 7)]  # type: ignore[arg-type]
+        rest = [pool.submit(shared.submit, f"q{n}") for n in range(1, 7)]
         while len(shared._queued) < 6:  # all six queued behind the running scan
             threading.Event().wait(0.001)
         matcher.gate.set()
@@ -48,18 +48,18 @@ def test_callers_arriving_during_a_scan_share_the_next_one() -> None:
 
 
 def test_a_failed_scan_fails_only_its_own_callers() -> None:
-    matcher = GatedMatcher(fail_on="bad")
-    shared = SharedScan(matcher, max_batch=2)  # type: ignore[arg-type]
+    matcher = Gated(fail_on="bad")
+    shared = Combiner(matcher, max_batch=2)
     with ThreadPoolExecutor(4) as pool:
-        first = pool.submit(shared.match, "q0")  # type: ignore[arg-type]
+        first = pool.submit(shared.submit, "q0")
         assert matcher.entered.wait(10)
-        bad = pool.submit(shared.match, "bad")  # type: ignore[arg-type]
+        bad = pool.submit(shared.submit, "bad")
         while len(shared._queued) < 1:
             threading.Event().wait(0.001)
-        mate = pool.submit(shared.match, "q1")  # type: ignore[arg-type]
+        mate = pool.submit(shared.submit, "q1")
         while len(shared._queued) < 2:
             threading.Event().wait(0.001)
-        later = pool.submit(shared.match, "q2")  # type: ignore[arg-type]
+        later = pool.submit(shared.submit, "q2")
         while len(shared._queued) < 3:
             threading.Event().wait(0.001)
         matcher.gate.set()
@@ -69,17 +69,16 @@ def test_a_failed_scan_fails_only_its_own_callers() -> None:
         with pytest.raises(ValueError, match="scan failed"):
             mate.result(10)  # shared the failing batch
         assert later.result(10) == ["q2"]
-    assert not shared._scanning
+    assert not shared._running
 
 
 def test_many_threads_all_get_their_own_answer() -> None:
-    class Echo:
-        def match_many(self, queries: list[Any]) -> list[list[Any]]:
-            return [[query] for query in queries]
+    def echo(queries: list[Any]) -> list[list[Any]]:
+        return [[query] for query in queries]
 
-    shared = SharedScan(Echo(), max_batch=3)  # type: ignore[arg-type]
+    shared = Combiner(echo, max_batch=3)
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(shared.match, range(2000)))  # type: ignore[arg-type]
+        answers = list(pool.map(shared.submit, range(2000)))
     assert answers == [[n] for n in range(2000)]
-    assert not shared._scanning
+    assert not shared._running
     assert not shared._queued
