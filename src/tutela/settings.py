@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         description="Address `tutela serve` listens on; 0.0.0.0 exposes it to the network.",
     )
     serve_port: int = Field(default=8310, ge=1, le=65535, description="Port `tutela serve` listens on.")
+    switch_interval_ms: float = Field(
+        default=0.5,
+        gt=0,
+        le=100,
+        description="Python's thread switch interval in `tutela serve` and `tutela worker` processes "
+        "(CPython's default is 5): shorter hands the GIL sooner to a thread holding the database write lock.",
+    )
     serve_workers: int = Field(
         default=1,
         ge=1,

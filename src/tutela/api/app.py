@@ -25,6 +25,7 @@ from tutela.api.lookup_batch import LookupBatcher
 from tutela.api.request_metrics import RequestMetrics
 from tutela.api.routes import banks, hma_curation, hma_matching, items, ops, services
 from tutela.app import Tutela
+from tutela.ops.gil import apply_switch_interval
 from tutela.ops.metrics import Metrics
 from tutela.settings import get_settings
 
@@ -99,4 +100,6 @@ def create_app(
 def create_app_from_env() -> FastAPI:
     """The app of one server process, from the settings in the environment: uvicorn's factory for
     `tutela serve --workers N` (`uvicorn --factory tutela.api.app:create_app_from_env` works too)."""
-    return create_app(Tutela.open(get_settings()))
+    settings = get_settings()
+    apply_switch_interval(settings)
+    return create_app(Tutela.open(settings))

@@ -10,6 +10,7 @@ import uvicorn
 
 from tutela.api.app import create_app
 from tutela.app import Tutela
+from tutela.ops.gil import apply_switch_interval
 from tutela.settings import get_settings
 
 FACTORY = "tutela.api.app:create_app_from_env"
@@ -39,6 +40,7 @@ def serve_command(
     count = workers or settings.serve_workers
     address, listen_port = host or settings.serve_host, port or settings.serve_port
     if count == 1:
+        apply_switch_interval(settings)
         app = create_app(Tutela.open(settings))
         uvicorn.run(app, host=address, port=listen_port, log_level="info", access_log=settings.access_log)
         return

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from tutela.app import Tutela
+from tutela.ops.gil import apply_switch_interval
 from tutela.pipeline import Lane
 from tutela.pipeline.runtime import PipelineRuntime
 from tutela.settings import get_settings
@@ -29,6 +30,7 @@ def worker_command(
 ) -> None:
     """Lease jobs, extract, match, evaluate the policy, store verdicts, deliver webhooks; stop on SIGTERM."""
     settings = get_settings()
+    apply_switch_interval(settings)
     app = Tutela.open(settings)
     stop = threading.Event()
 
