@@ -71,23 +71,16 @@ class HotItems:
         principal, boundary, wait, timeout = accepted
         messages: list[Message] = []
         body = await read_body(receive, messages)
-        form = None
-        if body is not None:
-            form = parse_simple_form(body, boundary, max_fields=MAX_FORM_FIELDS, max_files=1)
-        upload = None if form is None else form.files.get("file")
-        item = None
-        if form is not None and upload is not None and len(form.files) == 1:
-            try:
-                item = ItemIn.model_validate(form.fields)
-            except ValidationError:
-                item = None
-        tutela = self.state.tutela
-        if item is None or upload is None or len(upload[1]) > tutela.settings.max_media_bytes:
+        parsed = None if body is None else self._parse(body, boundary)
+        if parsed is None:
             await self.app(scope, Replay(messages, receive), send)
             return
+        item, content = parsed
         scope["route"] = self.route
         try:
-            response: Response = await accept(tutela, principal, item, upload[1], wait=wait, timeout=timeout)
+            response: Response = await accept(
+                self.state.tutela, principal, item, content, wait=wait, timeout=timeout
+            )
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:
@@ -95,6 +88,17 @@ class HotItems:
             answered = handler(Request(scope), exc)
             response = await answered if inspect.isawaitable(answered) else answered
         await response(scope, receive, send)
+
+    def _parse(self, body: bytes, boundary: bytes) -> tuple[ItemIn, bytes] | None:
+        """The fields and the one file of a plain form, within the size limit; None: the route decides."""
+        form = parse_simple_form(body, boundary, max_fields=MAX_FORM_FIELDS, max_files=1)
+        upload = None if form is None else form.files.get("file")
+        if form is None or upload is None or len(upload[1]) > self.state.tutela.settings.max_media_bytes:
+            return None
+        try:
+            return ItemIn.model_validate(form.fields), upload[1]
+        except ValidationError:
+            return None
 
     def _admit(self, scope: Scope) -> tuple[Principal, bytes, bool, float | None] | None:
         """What the headers and query decide: the caller, the form boundary, `wait` and `timeout`."""
