@@ -26,7 +26,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.installed-base
 	$(VENV)/bin/tutela demo
 
-## lint: ruff and mypy (strict)
+## lint: ruff and mypy (strict, src and tests)
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench

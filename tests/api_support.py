@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 import uvicorn
+from fastapi.routing import APIRoute
 
 from tutela.api.app import create_app
 from tutela.app import Tutela
@@ -69,3 +70,10 @@ def harness(settings: Settings, *, background: bool = False) -> Iterator[ApiHarn
     ):
         yield ApiHarness(tutela, client, keys, service.id, base_url)
     tutela.close()
+
+
+def route_methods(route: APIRoute) -> list[str]:
+    """The methods a route answers, HEAD left out; a route without a method list is an error here."""
+    if not route.methods:
+        raise AssertionError(f"route {route.path} has no method list")
+    return sorted(route.methods - {"HEAD"})

@@ -37,7 +37,7 @@ def test_batched_lookups_equal_single_lookups(settings: Settings) -> None:
         bank_choices = [None, ["ONE"], ["TWO", "ONE"], ["NONE"]]
         asked = [(q, bank_choices[i % len(bank_choices)]) for i, q in enumerate(queries)]
 
-        async def all_at_once() -> list[list[object]]:
+        async def all_at_once() -> list[list[Match]]:
             batcher = LookupBatcher(matcher, max_batch=8)
             try:
                 return list(await asyncio.gather(*(batcher.lookup(q, b) for q, b in asked)))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Err
 
 from tests.api_support import ApiHarness, harness
 from tutela.settings import Settings
@@ -34,6 +36,8 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema, live: ApiHarness)
     failures: list[str] = []
     operations = 0
     for result in api_schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         operations += 1
 
@@ -45,7 +49,7 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema, live: ApiHarness)
             database=None,
         )
         @given(case=operation.as_strategy())
-        def run(case: schemathesis.Case) -> None:
+        def run(case: schemathesis.Case[Any]) -> None:
             response = case.call(headers=live.headers(), timeout=30)
             if response.status_code >= 500:
                 failures.append(

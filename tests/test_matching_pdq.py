@@ -20,7 +20,8 @@ FAST = settings(max_examples=40, deadline=None)
 
 def hamming(a: U8, b: U8) -> npt.NDArray[np.int64]:
     """The naive definition: count differing bits after unpacking."""
-    return np.unpackbits(np.bitwise_xor(a, b), axis=-1).sum(axis=-1).astype(np.int64)
+    bits = np.unpackbits(np.bitwise_xor(a, b), axis=-1)
+    return np.asarray(bits.sum(axis=-1), dtype=np.int64)
 
 
 def flip(h: U8, nbits: int, rng: np.random.Generator) -> U8:

@@ -17,6 +17,7 @@ from tutela.pipeline import EvaluationStatus, ItemContext, PipelineRuntime, Surf
 from tutela.pipeline.context import Lane
 from tutela.pipeline.inline import FinishedWrite, write_finished
 from tutela.pipeline.models import Job, JobState
+from tutela.pipeline.submit import find_or_create
 
 MATCHING = image(200)
 
@@ -172,7 +173,7 @@ def test_a_bank_switched_off_in_this_process_applies_to_the_next_item_at_once(
 
 
 def _finished_write(h: Harness, content_id: str, digest: str) -> FinishedWrite:
-    columns = {"status": EvaluationStatus.DONE.value, "verdict": {"visibility": "allow"}}
+    columns: dict[str, Any] = {"status": EvaluationStatus.DONE.value, "verdict": {"visibility": "allow"}}
     columns |= {"policy_version": "test", "bank_seq": 0}
     return FinishedWrite(h.service_id, content_id, PUBLIC, digest, None, (), Lane.LIVE, columns, [])
 
@@ -187,7 +188,7 @@ def test_a_batch_of_finished_items_is_one_transaction_and_sees_its_own_rows(h: H
 
 
 def test_a_write_that_fails_in_a_batch_fails_alone(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = inline.find_or_create
+    real = find_or_create
 
     def refuse_one(app: Any, connection: Any, service_id: int, content_id: str, *a: Any, **k: Any) -> Any:
         if content_id == "batch-loser":
