@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
@@ -13,9 +14,12 @@ from tutela.db import Database, UtcDateTime, create_engine
 from tutela.settings import Settings
 
 
-def test_sqlite_engine_creates_data_dir_and_sets_pragmas(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("synchronous", "level"), [("FULL", 2), ("NORMAL", 1)])
+def test_sqlite_engine_creates_data_dir_and_sets_pragmas(
+    tmp_path: Path, synchronous: Literal["FULL", "NORMAL"], level: int
+) -> None:
     data_dir = tmp_path / "nested" / "data"
-    engine = create_engine(Settings(data_dir=data_dir))
+    engine = create_engine(Settings(data_dir=data_dir, sqlite_synchronous=synchronous))
     with engine.connect() as connection:
         pragmas = {
             name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
@@ -27,8 +31,13 @@ def test_sqlite_engine_creates_data_dir_and_sets_pragmas(tmp_path: Path) -> None
         "journal_mode": "wal",
         "foreign_keys": 1,
         "busy_timeout": Settings().sqlite_busy_timeout_ms,
-        "synchronous": 1,  # NORMAL
+        "synchronous": level,
     }
+
+
+def test_commits_are_synced_to_disk_by_default() -> None:
+    """Power-loss durability is the default; NORMAL is an explicit trade (see the setting's description)."""
+    assert Settings.model_fields["sqlite_synchronous"].default == "FULL"
 
 
 def test_database_url_setting_wins_over_data_dir(tmp_path: Path) -> None:

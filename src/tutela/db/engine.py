@@ -2,9 +2,10 @@
 
 SQLite is the embedded default and gets the pragmas a multi-process server needs: WAL so readers never block
 the writer, foreign keys enforced (SQLite leaves them off), a busy timeout so a second writer waits instead of
-failing at once, and synchronous=NORMAL, which is durable against process crashes in WAL mode and much faster
-than FULL. SQLAlchemy, not the sqlite3 module, issues BEGIN, so that DDL (and therefore every migration) is
-transactional; a write session can ask for `BEGIN IMMEDIATE` (see `tutela.db.session`).
+failing at once, and `synchronous` from the settings: FULL by default, because "write before you acknowledge"
+must hold across a power loss too (NORMAL in WAL mode is durable against process crashes only). SQLAlchemy,
+not the sqlite3 module, issues BEGIN, so that DDL (and therefore every migration) is transactional; a write
+session can ask for `BEGIN IMMEDIATE` (see `tutela.db.session`).
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ def create_engine(settings: Settings) -> Engine:
     if database_file is not None:
         database_file.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url)
-    busy_timeout_ms = settings.sqlite_busy_timeout_ms
+    busy_timeout_ms, synchronous = settings.sqlite_busy_timeout_ms, settings.sqlite_synchronous
     event.listen(
-        engine, "connect", lambda connection, record: _on_sqlite_connect(connection, busy_timeout_ms)
+        engine,
+        "connect",
+        lambda connection, record: _on_sqlite_connect(connection, busy_timeout_ms, synchronous),
     )
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
@@ -50,7 +53,7 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def _on_sqlite_connect(dbapi_connection: Any, busy_timeout_ms: int) -> None:
+def _on_sqlite_connect(dbapi_connection: Any, busy_timeout_ms: int, synchronous: str) -> None:
     # Take BEGIN away from the sqlite3 module (it skips it for DDL); `_on_sqlite_begin` issues it instead.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -58,7 +61,9 @@ def _on_sqlite_connect(dbapi_connection: Any, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        if synchronous not in ("FULL", "NORMAL"):  # the setting is validated; this guards the f-string
+            raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
     finally:
         cursor.close()
 
