@@ -15,6 +15,7 @@ import contextlib
 import logging
 import multiprocessing
 import queue
+import select
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -50,6 +51,14 @@ class _Child:
         self.process = process
         self.connection = connection
         self.ready = False
+        # One poll object per child: `Connection.poll` builds a new selector per call, which cost ~0.1 ms of
+        # CPU per extraction (measured); Linux and macOS have poll(2).
+        self._poller = select.poll()
+        self._poller.register(connection.fileno(), select.POLLIN)
+
+    def wait_reply(self, seconds: float) -> bool:
+        """True when the child's reply (or its end of file) is readable within `seconds`."""
+        return bool(self._poller.poll(max(0.0, seconds) * 1000.0))
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -106,7 +115,7 @@ class DecoderPool:
             if not child.ready:
                 self._await_ready(child)
             child.connection.send_bytes(data)
-            if not child.connection.poll(self._timeouts.call_seconds):
+            if not child.wait_reply(self._timeouts.call_seconds):
                 self._replace(child)
                 raise DecoderTimedOut(
                     f"extraction took longer than {self._timeouts.call_seconds:g} s "
