@@ -7,14 +7,27 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
-from tutela.api.app import create_app
+from tutela.api.app import create_app, create_app_from_env
 from tutela.app import Tutela
 from tutela.ops.gil import apply_switch_interval
+from tutela.ops.parent_death import die_with_parent
 from tutela.settings import get_settings
 
-FACTORY = "tutela.api.app:create_app_from_env"
+FACTORY = "tutela.cli.serve_cmd:create_worker_app"
 """What each process of `--workers N` imports and calls to build its app."""
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one process of `--workers N`; the process ends with `tutela serve`, even a SIGKILLed one.
+
+    Without this, killing the parent with SIGKILL left the server processes holding the port (and their
+    decoder children, which end with them, running). Importing it here costs nothing extra when the
+    `tutela` script started the server: a spawned process re-runs that script, which imports the CLI.
+    """
+    die_with_parent()
+    return create_app_from_env()
 
 
 def serve_command(

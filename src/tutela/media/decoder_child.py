@@ -6,18 +6,17 @@ decoding needs (not SQLAlchemy, the policy engine or the API), which keeps repla
 
 from __future__ import annotations
 
-import ctypes
 import io
 import os
 import resource
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from tutela.media import MediaLimits
 from tutela.ops.blas import pin_blas_threads
+from tutela.ops.parent_death import die_with_parent
 from tutela.signals.extract import extract
 from tutela.signals.pdq.signal import PdqMode
 
@@ -35,7 +34,6 @@ def prepare_child_environment() -> None:
         os.environ.setdefault(name, "1")
 
 
-_PR_SET_PDEATHSIG = 1
 _HANG_SECONDS = 3600.0
 
 
@@ -61,7 +59,7 @@ class DecoderConfig:
 def child_main(connection: Connection, config: DecoderConfig) -> None:
     """Serve extraction requests; exit when the parent closes the pipe or dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    _die_with_parent()
+    die_with_parent()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     pin_blas_threads()  # the environment already asks for one thread; this holds if it was overridden
     extract(_warm_up_image(), config.limits, pdq_mode=config.pdq_mode, dihedral=config.dihedral)
@@ -85,15 +83,6 @@ def child_main(connection: Connection, config: DecoderConfig) -> None:
             connection.send(("error", f"{type(exc).__name__}: {exc}"))
             return
         connection.send(("ok", result))
-
-
-def _die_with_parent() -> None:
-    if sys.platform != "linux":
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(0)
 
 
 def _warm_up_image() -> bytes:

@@ -1,0 +1,96 @@
+"""`tutela serve --workers 2` as a real process tree: a SIGKILLed parent takes every descendant with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+HOST = "127.0.0.1"
+STARTED = b"Application startup complete."
+START_WAIT_SECONDS = 300.0
+"""Generous: under load uvicorn may replace a server process that is slow to import before it serves."""
+END_WAIT_SECONDS = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None if there is no process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Every live descendant of `root`, with its start time (to tell a reused pid apart)."""
+    parents: dict[int, int] = {}
+    starts: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None:
+            parents[int(entry.name)], starts[int(entry.name)] = int(fields[1]), fields[19]
+    found: dict[int, str] = {}
+    todo = [root]
+    while todo:
+        current = todo.pop()
+        children = [pid for pid, parent in parents.items() if parent == current]
+        found |= {pid: starts[pid] for pid in children}
+        todo += children
+    return found
+
+
+def _running(pid: int, start: str) -> bool:
+    """The same process is still there and not a zombie waiting for a reaper."""
+    fields = _stat(pid)
+    return fields is not None and fields[19] == start and fields[0] != "Z"
+
+
+def _wait_until_serving(server: subprocess.Popen[bytes], log: Path, port: int) -> None:
+    deadline = time.monotonic() + START_WAIT_SECONDS
+    while log.read_bytes().count(STARTED) < 2:
+        if server.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"tutela serve did not start two server processes:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    assert httpx.get(f"http://{HOST}:{port}/readyz", timeout=10).status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signals are Linux only")
+def test_sigkilled_serve_leaves_no_process_behind(tmp_path: Path) -> None:
+    port, log = _free_port(), tmp_path / "serve.log"
+    env = {**os.environ, "TUTELA_DATA_DIR": str(tmp_path / "var"), "TUTELA_DECODER_PROCESSES": "1"}
+    command = [str(Path(sys.executable).parent / "tutela"), "serve", "--host", HOST, "--port", str(port)]
+    with log.open("wb") as out:
+        server = subprocess.Popen([*command, "--workers", "2"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    tree: dict[int, str] = {}
+    try:
+        _wait_until_serving(server, log, port)
+        tree = _descendants(server.pid)
+        assert len(tree) >= 2, f"expected two server processes and their children, found {tree}"
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        deadline = time.monotonic() + END_WAIT_SECONDS
+        while any(_running(pid, start) for pid, start in tree.items()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid, start in tree.items() if _running(pid, start)] == []
+    finally:
+        server.kill()
+        server.wait(10)
+        for pid, start in tree.items():
+            if _running(pid, start):
+                os.kill(pid, signal.SIGKILL)
