@@ -70,3 +70,33 @@ def gif_frames(count: int) -> bytes:
 
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
     return data[: max(1, int(len(data) * keep))]
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (type, payload) chunks of a PNG, in file order."""
+    chunks, offset = [], 8
+    while offset < len(data):
+        (length,) = struct.unpack_from(">I", data, offset)
+        chunks.append((data[offset + 4 : offset + 8], data[offset + 8 : offset + 8 + length]))
+        offset += 12 + length
+    return chunks
+
+
+def png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(kind, payload) for kind, payload in chunks)
+
+
+def png_slow_to_decode(data: bytes, idat_size: int = 1) -> bytes:
+    """`data` (a PNG) with its pixel data cut into IDAT chunks of `idat_size` bytes: a legal PNG whose
+    decoder does Python-level work per chunk, so that a small image takes seconds to decode."""
+    chunks = png_chunks(data)
+    pixels = b"".join(payload for kind, payload in chunks if kind == b"IDAT")
+    first = next(i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT")
+    cut = [(b"IDAT", pixels[i : i + idat_size]) for i in range(0, len(pixels), idat_size)]
+    return png_from_chunks(chunks[:first] + cut + [c for c in chunks[first:] if c[0] != b"IDAT"])
+
+
+def png_exif_after_pixels(data: bytes, exif: bytes) -> bytes:
+    """`data` (a PNG without EXIF) with an eXIf chunk between its pixel data and IEND."""
+    chunks = png_chunks(data)
+    return png_from_chunks([*chunks[:-1], (b"eXIf", exif), chunks[-1]])

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from tests import malformed
 from tutela.demo.images import picture
-from tutela.errors import CorruptMedia, EmptyMedia, MediaTooLarge, UnsupportedMedia
+from tutela.errors import CorruptMedia, DecodeTimeout, EmptyMedia, MediaTooLarge, UnsupportedMedia
 from tutela.media import MediaFormat, MediaLimits, open_media, sniff
 
 
@@ -131,6 +132,51 @@ def test_exif_orientation_recorded(limits: MediaLimits) -> None:
     media = open_media(out.getvalue(), limits)
     assert media.orientation == 6
     assert media.image().size == (32, 16)  # stored pixels, not rotated
+
+
+def _rotated() -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return exif
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_png_exif_orientation_recorded_before_or_after_the_pixels(where: str, limits: MediaLimits) -> None:
+    out = io.BytesIO()
+    if where == "before":
+        Image.new("RGB", (32, 16), "navy").save(out, "PNG", exif=_rotated())  # Pillow writes eXIf first
+        data = out.getvalue()
+    else:
+        Image.new("RGB", (32, 16), "navy").save(out, "PNG")
+        data = malformed.png_exif_after_pixels(out.getvalue(), _rotated().tobytes())
+    kinds = [kind for kind, _ in malformed.png_chunks(data)]
+    assert (kinds.index(b"eXIf") < kinds.index(b"IDAT")) == (where == "before")
+    media = open_media(data, limits)
+    assert media.orientation == 6
+    assert media.image().size == (32, 16)
+
+
+def _slow_png(exif: Image.Exif | None) -> bytes:
+    """640x640 grey noise whose pixel data is cut into 1-byte IDAT chunks: over a second to decode."""
+    pixels = np.random.default_rng(11).integers(0, 256, (640, 640), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG", **({} if exif is None else {"exif": exif}))
+    return malformed.png_slow_to_decode(out.getvalue())
+
+
+def test_png_header_read_that_decodes_stops_at_the_decode_time_limit(limits: MediaLimits) -> None:
+    """Without an eXIf chunk before the pixels, reading the EXIF decodes the image: under the time limit."""
+    tight = dataclasses.replace(limits, max_decode_seconds=0.1)
+    with pytest.raises(DecodeTimeout, match="TUTELA_MAX_DECODE_SECONDS"):
+        open_media(_slow_png(None), tight)
+
+
+def test_png_with_exif_before_its_pixels_is_not_decoded_by_the_header_read(limits: MediaLimits) -> None:
+    tight = dataclasses.replace(limits, max_decode_seconds=0.1)
+    media = open_media(_slow_png(_rotated()), tight)
+    assert media.orientation == 6
+    with pytest.raises(DecodeTimeout):
+        media.image()
 
 
 def test_jpeg_draft_decodes_reduced(limits: MediaLimits) -> None:

@@ -1,8 +1,9 @@
 """Safe decoding of untrusted media.
 
 Order of checks: byte size, magic bytes, header (dimensions, mode, frame count) against the limits, and only
-then pixel decoding under a time limit. Nothing is decoded from a header that claims too many pixels, so a
-decompression bomb costs a header parse. Only the first frame of an animation is decoded.
+then metadata and pixel decoding, each under the time limit. Nothing is decoded from a header that claims too
+many pixels or frames, so a decompression bomb costs a header parse. Only the first frame of an animation is
+decoded.
 """
 
 from __future__ import annotations
@@ -83,7 +84,13 @@ class Media:
 
 
 def open_media(data: bytes, limits: MediaLimits) -> Media:
-    """Check `data` against the limits and read its header; raises a MediaError subclass on refusal."""
+    """Check `data` against the limits and read its header; raises a MediaError subclass on refusal.
+
+    The header read runs under the decode time limit (DecodeTimeout), after the size and frame limits
+    and only then reading EXIF: for a PNG whose eXIf chunk is not before its pixel data (most PNGs have
+    none), Pillow decodes the whole image to look for one after it, and counting a GIF's frames reads
+    every frame.
+    """
     if not data:
         raise EmptyMedia("empty content (0 bytes)")
     if len(data) > limits.max_media_bytes:
@@ -95,15 +102,16 @@ def open_media(data: bytes, limits: MediaLimits) -> Media:
             + ", ".join(f.value for f in MediaFormat)
         )
     try:
-        image = Image.open(io.BytesIO(data), formats=[media_format.value])
-        width, height = image.size
-        _check_size(width, height, image.mode, limits)
-        frames = int(getattr(image, "n_frames", 1))
-        orientation = image.getexif().get(_EXIF_ORIENTATION)
+        with deadline(limits.max_decode_seconds):
+            image = Image.open(io.BytesIO(data), formats=[media_format.value])
+            width, height = image.size
+            _check_size(width, height, image.mode, limits)
+            frames = int(getattr(image, "n_frames", 1))
+            if frames > limits.max_media_frames:
+                raise MediaTooLarge("frame count", frames, limits.max_media_frames, "max_media_frames")
+            orientation = image.getexif().get(_EXIF_ORIENTATION)
     except (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError) as exc:
         raise CorruptMedia(f"{media_format.value} header is malformed: {exc}") from exc
-    if frames > limits.max_media_frames:
-        raise MediaTooLarge("frame count", frames, limits.max_media_frames, "max_media_frames")
     return Media(
         data=data,
         format=media_format,
