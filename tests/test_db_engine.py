@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
@@ -14,12 +13,9 @@ from tutela.db import Database, UtcDateTime, create_engine
 from tutela.settings import Settings
 
 
-@pytest.mark.parametrize(("synchronous", "level"), [("FULL", 2), ("NORMAL", 1)])
-def test_sqlite_engine_creates_data_dir_and_sets_pragmas(
-    tmp_path: Path, synchronous: Literal["FULL", "NORMAL"], level: int
-) -> None:
+def test_sqlite_engine_creates_data_dir_and_sets_pragmas(tmp_path: Path) -> None:
     data_dir = tmp_path / "nested" / "data"
-    engine = create_engine(Settings(data_dir=data_dir, sqlite_synchronous=synchronous))
+    engine = create_engine(Settings(data_dir=data_dir))
     with engine.connect() as connection:
         pragmas = {
             name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
@@ -31,13 +27,8 @@ def test_sqlite_engine_creates_data_dir_and_sets_pragmas(
         "journal_mode": "wal",
         "foreign_keys": 1,
         "busy_timeout": Settings().sqlite_busy_timeout_ms,
-        "synchronous": level,
+        "synchronous": 1,  # NORMAL
     }
-
-
-def test_commits_are_synced_to_disk_by_default() -> None:
-    """Power-loss durability is the default; NORMAL is an explicit trade (see the setting's description)."""
-    assert Settings.model_fields["sqlite_synchronous"].default == "FULL"
 
 
 def test_database_url_setting_wins_over_data_dir(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ class Tutela:
         """Migrate the database to the current schema, then load the indexes (skip for bank-only commands)."""
         engine = create_engine(settings)
         upgrade(engine)
-        app = cls(settings, Database(engine))
+        app = cls(settings, Database(engine, sync_commits=settings.sqlite_sync_commits))
         if load_indexes:
             app.matcher.load()
             app.banks.subscribe(app.on_bank_changes)

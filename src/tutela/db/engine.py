@@ -2,8 +2,8 @@
 
 SQLite is the embedded default and gets the pragmas a multi-process server needs: WAL so readers never block
 the writer, foreign keys enforced (SQLite leaves them off), a busy timeout so a second writer waits instead of
-failing at once, and `synchronous` from the settings: FULL by default, because "write before you acknowledge"
-must hold across a power loss too (NORMAL in WAL mode is durable against process crashes only). SQLAlchemy,
+failing at once, and synchronous=NORMAL, durable against process crashes in WAL mode; `tutela.db.log_sync`
+makes commits durable against power loss too, outside the write lock (FULL would sync inside it). SQLAlchemy,
 not the sqlite3 module, issues BEGIN, so that DDL (and therefore every migration) is transactional; a write
 session can ask for `BEGIN IMMEDIATE` (see `tutela.db.session`).
 """
@@ -35,11 +35,9 @@ def create_engine(settings: Settings) -> Engine:
     if database_file is not None:
         database_file.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url)
-    busy_timeout_ms, synchronous = settings.sqlite_busy_timeout_ms, settings.sqlite_synchronous
+    busy_timeout_ms = settings.sqlite_busy_timeout_ms
     event.listen(
-        engine,
-        "connect",
-        lambda connection, record: _on_sqlite_connect(connection, busy_timeout_ms, synchronous),
+        engine, "connect", lambda connection, record: _on_sqlite_connect(connection, busy_timeout_ms)
     )
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
@@ -53,7 +51,7 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def _on_sqlite_connect(dbapi_connection: Any, busy_timeout_ms: int, synchronous: str) -> None:
+def _on_sqlite_connect(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     # Take BEGIN away from the sqlite3 module (it skips it for DDL); `_on_sqlite_begin` issues it instead.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -61,9 +59,7 @@ def _on_sqlite_connect(dbapi_connection: Any, busy_timeout_ms: int, synchronous:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        if synchronous not in ("FULL", "NORMAL"):  # the setting is validated; this guards the f-string
-            raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
 

@@ -5,6 +5,9 @@ another process committed in between (the busy timeout does not help, because it
 sessions therefore start with `BEGIN IMMEDIATE`, taking the write lock up front and waiting for it within the
 busy timeout. PostgreSQL ignores the option.
 
+On SQLite a write returns only once its commit is on disk (`tutela.db.log_sync`, setting
+`sqlite_sync_commits`); the sync runs after the write lock is released.
+
 Objects stay usable after their session ends (`expire_on_commit=False`): the stores hand out snapshots.
 """
 
@@ -19,15 +22,17 @@ from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tutela.db.engine import BEGIN_MODE_OPTION
+from tutela.db.log_sync import LogSync
 from tutela.db.write_lock import WriteLock
 
 
 class Database:
     """The engine plus its two session factories; build one per process and share it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sync_commits: bool = True) -> None:
         self.engine = engine
         self._write_lock = _write_lock_for(engine)
+        self.log_sync = _log_sync_for(engine) if sync_commits else None
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer_engine = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
         self._writer = sessionmaker(self._writer_engine, expire_on_commit=False)
@@ -48,12 +53,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits when the block ends normally and rolls back on an exception."""
-        if self._write_lock is None:
-            with self._writer.begin() as session:
-                yield session
-            return
-        with self._write_lock.held(), self._writer.begin() as session:
+        lock = self._write_lock.held() if self._write_lock is not None else nullcontext()
+        with lock, self._writer.begin() as session:
             yield session
+        if self.log_sync is not None:
+            self.log_sync.after_commit()
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
@@ -62,6 +66,8 @@ class Database:
         lock = self._write_lock.held() if self._write_lock is not None else nullcontext()
         with lock, self._writer_engine.begin() as connection:
             yield connection
+        if self.log_sync is not None:
+            self.log_sync.after_commit()
 
 
 def inserted_id(inserted: CursorResult[Any]) -> int:
@@ -72,11 +78,24 @@ def inserted_id(inserted: CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def _write_lock_for(engine: Engine) -> WriteLock | None:
-    """SQLite writers queue on a WriteLock next to the database file (a thread lock for an in-memory one)."""
+def _sqlite_file(engine: Engine) -> str | None:
     if engine.dialect.name != "sqlite":
         return None
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
-        return WriteLock(None)
-    return WriteLock(Path(f"{database}.write-lock"))
+        return None
+    return database
+
+
+def _log_sync_for(engine: Engine) -> LogSync | None:
+    """A SQLite file's log sync; other databases make commits durable themselves, memory is never durable."""
+    database = _sqlite_file(engine)
+    return None if database is None else LogSync(Path(f"{database}-wal"))
+
+
+def _write_lock_for(engine: Engine) -> WriteLock | None:
+    """SQLite writers queue on a WriteLock next to the database file (a thread lock for an in-memory one)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = _sqlite_file(engine)
+    return WriteLock(None if database is None else Path(f"{database}.write-lock"))
