@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,3 +60,21 @@ def test_a_hung_child_is_killed_and_replaced_while_the_other_keeps_serving(pool:
     assert all(served)
     assert pool.replaced == before + 1
     assert pool.extract(image(4)).pdq is not None
+
+
+def test_a_child_replaced_from_a_thread_outlives_that_thread(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG fires when the *thread* that started a child ends: request threads come and go."""
+    settings = Settings(data_dir=tmp_path, decoder_timeout_seconds=5.0)
+    with DecoderPool.from_settings(settings, size=1, hooks=HOOKS) as single:
+
+        def crash_then_use_the_replacement() -> None:
+            with pytest.raises(DecoderCrashed):
+                single.extract(b"CRASH!")
+            assert single.extract(image(4)).pdq is not None  # the replacement is up (death signal armed)
+
+        thread = threading.Thread(target=crash_then_use_the_replacement)
+        thread.start()
+        thread.join()
+        assert single.replaced == 1
+        assert single.extract(image(5)).pdq is not None  # same child, after its starting thread ended
+        assert single.replaced == 1

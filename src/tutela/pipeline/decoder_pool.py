@@ -4,7 +4,10 @@ Each child is started once (spawn, never fork: the parent runs threads), imports
 sets RLIMIT_AS to `decoder_memory_mb` and then serves one request at a time over a pipe. A child that dies
 (a crash in a C decoder, the kernel killing it for memory) or exceeds `decoder_timeout_seconds` is killed and
 replaced, and the call raises DecoderCrashed or DecoderTimedOut so the job counts an attempt. Nothing forks
-per item. Children die with their parent (PR_SET_PDEATHSIG on Linux; a closed pipe elsewhere).
+per item. Children die with their parent (PR_SET_PDEATHSIG on Linux; a closed pipe elsewhere). The kernel
+takes "parent" to be the thread that started the child, so every child is started from the pool's own
+spawner thread, which lives as long as the pool: a replacement started from a request thread was killed
+when that thread ended (anyio ends idle worker threads after 10 s).
 
 `DecoderHooks` exist for tests only: content starting with a marker makes the child exit or hang.
 """
@@ -17,6 +20,7 @@ import multiprocessing
 import queue
 import select
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -88,6 +92,8 @@ class DecoderPool:
         self._children: set[_Child] = set()
         self._idle: queue.SimpleQueue[_Child] = queue.SimpleQueue()
         self._closed = False
+        # One thread starts every child and stays until close (an executor's thread never ends when idle).
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="tutela-decoder-spawner")
         self.replaced = 0
         """How many children were killed and replaced (crash, hang); for metrics and tests."""
         for _ in range(size):
@@ -145,6 +151,7 @@ class DecoderPool:
             if child.ready:  # a child still starting up would not see its closed pipe until it has warmed up
                 child.process.join(2)
             child.kill()
+        self._spawner.shutdown()
 
     def __enter__(self) -> DecoderPool:
         return self
@@ -153,6 +160,9 @@ class DecoderPool:
         self.close()
 
     def _spawn(self) -> _Child:
+        return self._spawner.submit(self._start_child).result()
+
+    def _start_child(self) -> _Child:
         prepare_child_environment()
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(
