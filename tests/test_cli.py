@@ -147,3 +147,19 @@ def test_bank_import_export_and_errors(tmp_path: Path) -> None:
     assert runner.invoke(app, ["bank", "delete", "list"]).exit_code != 0  # needs --yes
     invoke("bank", "delete", "list", "--yes")
     assert invoke("bank", "list", "--json") == []
+
+
+def test_serve_workers_gives_uvicorn_the_health_check_timeout_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn's 5 s default killed server processes still importing or loading their index under load."""
+    import uvicorn
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setenv("TUTELA_SERVE_WORKER_HEALTHCHECK_SECONDS", "90")
+    get_settings.cache_clear()
+    monkeypatch.setenv("TUTELA_SERVE_WORKERS", "1")  # the command sets it for its processes; restored after
+    invoke("serve", "--workers", "2", "--port", "1")
+    assert calls[0]["workers"] == 2
+    assert calls[0]["timeout_worker_healthcheck"] == 90

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         "serve_workers (at least 1), since with several server processes the processes are the parallelism "
         "and a scan split across threads costs more CPU per query.",
     )
+    serve_worker_healthcheck_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="How long `tutela serve --workers N` waits for a server process to answer its "
+        "supervisor's health check before killing and replacing it (uvicorn's timeout_worker_healthcheck). "
+        "Start-up (imports, loading a large index) and a busy process can delay the answer; uvicorn's 5 s "
+        "default replaced starting processes 7 times on a loaded 2-core machine.",
+    )
     access_log: bool = Field(
         default=False,
         description="Whether `tutela serve` logs one line per request; off by default, since it costs CPU on "

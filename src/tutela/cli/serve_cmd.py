@@ -67,4 +67,5 @@ def serve_command(
         port=listen_port,
         log_level="info",
         access_log=settings.access_log,
+        timeout_worker_healthcheck=settings.serve_worker_healthcheck_seconds,
     )
