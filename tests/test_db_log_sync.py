@@ -123,3 +123,19 @@ def test_a_log_already_checkpointed_away_needs_no_sync(tmp_path: Path) -> None:
     log = LogSync(tmp_path / "absent-wal")
     log.after_commit()
     assert log.syncs == 0
+
+
+def test_writers_of_one_commit_share_the_sync_started_after_it(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    log = database.log_sync
+    assert log is not None
+    before = log.syncs
+    with database.write_connection(sync=False) as connection:
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+    assert log.syncs == before  # the caller syncs
+    mark = database.sync_mark()
+    for _ in range(3):  # three writers of that commit
+        database.synced(mark)
+    assert log.syncs == before + 1
+    database.synced(database.sync_mark())  # a later commit needs a later sync
+    assert log.syncs == before + 2

@@ -182,9 +182,11 @@ def test_a_batch_of_finished_items_is_one_transaction_and_sees_its_own_rows(h: H
     same = _finished_write(h, "batch-a", "d" * 64)
     results = write_finished(h.app, [same, same, _finished_write(h, "batch-a", "e" * 64)])
     written = [r for r in results if not isinstance(r, IntegrityError)]
-    assert [(s.created, s.new_item) for s, _ in written] == [(True, True), (False, False), (True, False)]
-    assert written[1][0].evaluation.id == written[0][0].evaluation.id
-    assert [e.item_seq for e in events_of(h, written[0][0].item.id)] == [1, 2]
+    submissions = [w.submission for w in written]
+    assert [(s.created, s.new_item) for s in submissions] == [(True, True), (False, False), (True, False)]
+    assert submissions[1].evaluation.id == submissions[0].evaluation.id
+    assert [e.item_seq for e in events_of(h, submissions[0].item.id)] == [1, 2]
+    assert len({w.sync_mark for w in written}) == 1  # one commit: its writers wait for one sync
 
 
 def test_a_write_that_fails_in_a_batch_fails_alone(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,5 +202,27 @@ def test_a_write_that_fails_in_a_batch_fails_alone(h: Harness, monkeypatch: pyte
     results = write_finished(h.app, writes)
     assert isinstance(results[1], IntegrityError)
     stored = [r for r in results if not isinstance(r, IntegrityError)]
-    assert [s.item.content_id for s, _ in stored] == ["batch-b", "batch-c"]
-    assert all(s.created for s, _ in stored)
+    assert [s.submission.item.content_id for s in stored] == ["batch-b", "batch-c"]
+    assert all(s.submission.created for s in stored)
+
+
+def test_an_inline_item_is_answered_after_its_commit_was_synced_to_disk(
+    runtime: PipelineRuntime, h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = h.app.database.log_sync
+    assert log is not None
+    order: list[str] = []
+    real_wait = log.wait
+
+    def wait(mark: int) -> None:
+        real_wait(mark)
+        order.append(f"synced after mark {mark}")
+
+    monkeypatch.setattr(log, "wait", wait)
+    before = log.syncs
+    submission, _ = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="synced", context=PUBLIC, content=image(205), timeout=30
+    )
+    assert submission.created
+    assert order  # the answer came back through the wait
+    assert log.syncs > before

@@ -39,10 +39,18 @@ class LogSync:
         self.syncs = 0
         """Syncs run, for tests and metrics."""
 
-    def after_commit(self) -> None:
-        """Return once a sync that started after this call has completed; raises a failed sync's OSError."""
+    def mark(self) -> int:
+        """Take right after a commit; `wait(mark)` then waits for a sync that started after the commit."""
         with self._cond:
-            target = self._started + 1  # a sync already running may have started before the commit
+            return self._started
+
+    def wait(self, mark: int) -> None:
+        """Return once a sync started after `mark` was taken has completed; raises a failed sync's OSError.
+
+        Committers of one batch pass the batch's mark, so the sync that the first of them starts serves all.
+        """
+        with self._cond:
+            target = mark + 1  # syncs up to `mark` may have started before the commit
             while self._done < target:
                 if self._running:
                     self._cond.wait()
@@ -58,6 +66,10 @@ class LogSync:
                     self._running = False
                     self._cond.notify_all()
                 self._done = max(self._done, number)  # not reached when the sync raised: waiters retry it
+
+    def after_commit(self) -> None:
+        """`wait(mark())`: for a committer that syncs at once."""
+        self.wait(self.mark())
 
     def _sync_log(self) -> None:
         try:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -110,8 +110,9 @@ def work_inline(
         raced = existing_submission(app.database, service_id, content_id, prepared.digest)
         if raced is None:
             raise written
-        written = (raced, 0)
-    submission, deliveries = written
+        written = Stored(raced, 0, app.database.sync_mark())  # the winner's commit may not be synced yet
+    app.database.synced(written.sync_mark)  # on disk before anyone is told (outside the write batch)
+    submission, deliveries = written.submission, written.deliveries
     if not submission.created:
         _discard(app.settings, spool_name)
         return submission
@@ -136,17 +137,28 @@ class FinishedWrite:
     matches: list[Match]
 
 
-Written = tuple[Submission, int] | IntegrityError
-"""The stored submission and its webhook deliveries, or the error of a write that lost a race."""
+class Stored(NamedTuple):
+    """A finished write: the submission, its webhook deliveries and the commit's `Database.sync_mark`."""
+
+    submission: Submission
+    deliveries: int
+    sync_mark: int | None
+
+
+Written = Stored | IntegrityError
+"""A stored submission, or the error of a write that lost a race."""
 
 
 def write_finished(app: Tutela, writes: list[FinishedWrite]) -> list[Written]:
     """Store finished inline items in one write transaction, in order (`PipelineRuntime.commits` batches
     concurrent ones). When one of a batch loses a race (IntegrityError), each is written again alone, so
-    only the loser's write fails."""
+    only the loser's write fails. The disk sync is the callers' (`Database.synced`), after the batch has
+    handed on, so the next batch writes while this one's sync runs."""
     try:
-        with app.database.write_connection() as connection:
-            return [_write(app, connection, write) for write in writes]
+        with app.database.write_connection(sync=False) as connection:
+            stored = [_write(app, connection, write) for write in writes]
+        mark = app.database.sync_mark()
+        return [Stored(submission, deliveries, mark) for submission, deliveries in stored]
     except IntegrityError as exc:
         if len(writes) == 1:
             return [exc]
