@@ -66,6 +66,11 @@ class Tutela:
         self.matcher.sync()
         self.service_facts.clear()
 
+    def sync_index(self) -> None:
+        """Apply other processes' bank changes to the index, and record its state for /metrics."""
+        self.matcher.sync()
+        self.metrics.record_index(self)
+
     @cached_property
     def policies(self) -> PolicyCatalog:
         """The policies the pipeline evaluates: `policy_file` (or the built-in pack) for every service, and
@@ -84,7 +89,7 @@ class Tutela:
     def start_background(self, *, workers: bool | None = None) -> None:
         """Start in-process loops: index sync always; the pipeline worker and webhook delivery when `workers`
         (default: the `run_workers` setting). Deliverers lease their rows, so any number may run at once."""
-        self._background.every(self.settings.index_sync_seconds, "index-sync", self.matcher.sync)
+        self._background.every(self.settings.index_sync_seconds, "index-sync", self.sync_index)
         if self.settings.run_workers if workers is None else workers:
             deliverer = WebhookDeliverer(self.database, self.settings)
             wakeup = self.pipeline.notifier.deliveries_due  # verdicts stored here are delivered at once

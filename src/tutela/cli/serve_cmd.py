@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from tutela.api.app import create_app, create_app_from_env
 from tutela.app import Tutela
 from tutela.ops.gil import apply_switch_interval
+from tutela.ops.multiprocess_metrics import shared_directory
 from tutela.ops.parent_death import die_with_parent
 from tutela.settings import get_settings
 
@@ -59,13 +60,14 @@ def serve_command(
         return
     Tutela.open(settings, load_indexes=False).close()  # migrate once, before the processes start
     os.environ["TUTELA_SERVE_WORKERS"] = str(count)  # each process sizes its index threads from it
-    uvicorn.run(
-        FACTORY,
-        factory=True,
-        workers=count,
-        host=address,
-        port=listen_port,
-        log_level="info",
-        access_log=settings.access_log,
-        timeout_worker_healthcheck=settings.serve_worker_healthcheck_seconds,
-    )
+    with shared_directory():  # /metrics then reports every process, whichever answers the scrape
+        uvicorn.run(
+            FACTORY,
+            factory=True,
+            workers=count,
+            host=address,
+            port=listen_port,
+            log_level="info",
+            access_log=settings.access_log,
+            timeout_worker_healthcheck=settings.serve_worker_healthcheck_seconds,
+        )

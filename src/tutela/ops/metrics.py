@@ -1,29 +1,50 @@
 """Prometheus metrics: one registry per application object, so tests and several apps never collide.
 
-Gauges are read from the source of truth when /metrics is scraped (index sizes, change sequence lag, queue
-depth, webhook backlog); request counters and latencies are recorded by the HTTP middleware.
+Request counters and latencies are recorded by the HTTP middleware. `tutela_state{name}` holds engine state:
+the values read from the database (bank change sequence, queue depth, webhook backlog) are read when /metrics
+is scraped; the values of this process's match index are recorded after each index sync and at the scrape,
+and the index's lag is the database's change sequence minus the change the index has applied.
+
+With several server processes (`tutela serve --workers N`, see `tutela.ops.multiprocess_metrics`) a scrape
+reports every process, whichever one answers it:
+
+- request counters and latency histograms: summed over the processes, ended ones included, so `rate()` works;
+- database values: read once, by the answering process, without a `pid` label; they are the same for every
+  process, and summing them would count them N times;
+- match index values (entries, bytes, applied change, lag): one series per live process, label `pid`, since
+  each process holds its own index; alert on the largest lag;
+- `tutela_process_http_requests_total{pid}`: requests answered by each process (how connections spread).
+
+Only one `Metrics` may record per process in that mode: they would share the same file entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from tutela.effects.stats import delivery_stats
+from tutela.ops import multiprocess_metrics
 from tutela.pipeline.reads import queue_depth
 
 if TYPE_CHECKING:
     from tutela.app import Tutela
 
 GaugeSource = Callable[["Tutela"], dict[str, float]]
+STATE = "tutela_state"
+STATE_HELP = "Engine state: read from the database at scrape time, or of one process's match index"
 
 
 class Metrics:
-    """The application's metrics; other packages add gauge sources with `add_source`."""
+    """The application's metrics; other packages add database-read gauge sources with `add_source`."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir or multiprocess_metrics.directory_from_env()
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "tutela_http_requests",
@@ -38,30 +59,56 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
-        self.gauges = Gauge(
-            "tutela_state", "Engine state read at scrape time", ["name"], registry=self.registry
-        )
-        self._sources: list[GaugeSource] = [_index_state, _queue_state, _delivery_state]
+        self.index = Gauge(STATE, STATE_HELP, ["name"], registry=None, multiprocess_mode="liveall")
+        self._sources: list[GaugeSource] = [_change_state, _queue_state, _delivery_state]
 
     def add_source(self, source: GaugeSource) -> None:
         self._sources.append(source)
 
-    def refresh(self, app: Tutela) -> None:
-        for source in self._sources:
-            for name, value in source(app).items():
-                self.gauges.labels(name=name).set(value)
+    def record_index(self, app: Tutela) -> None:
+        """This process's match index: after each index sync, so other processes' scrapes see it fresh."""
+        for name, value in _index_state(app).items():
+            self.index.labels(name=name).set(value)
+
+    def render(self, app: Tutela) -> bytes:
+        """The Prometheus text exposition of every metric, of every server process."""
+        self.record_index(app)
+        shared = {name: value for source in self._sources for name, value in source(app).items()}
+        if self.multiprocess_dir is None:
+            families = [*self.registry.collect(), *self.index.collect()]
+        else:
+            families = multiprocess_metrics.collect(self.multiprocess_dir)
+        index = [family for family in families if family.name == STATE]
+        state = Metric(STATE, STATE_HELP, "gauge")
+        for sample in (sample for family in index for sample in family.samples):
+            state.add_sample(STATE, sample.labels, sample.value)
+            if sample.labels["name"] == "index_change_seq":
+                lag = shared["bank_change_seq"] - sample.value
+                state.add_sample(STATE, {**sample.labels, "name": "index_change_lag"}, lag)
+        for name, value in shared.items():
+            state.add_sample(STATE, {"name": name}, value)
+        return generate_latest(_Families([*(f for f in families if f.name != STATE), state]))
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
 
 
 def _index_state(app: Tutela) -> dict[str, float]:
-    committed = app.banks.current_seq()
     return {
         "pdq_index_entries": len(app.matcher.pdq),
         "pdq_index_bytes": app.matcher.pdq.nbytes,
         "exact_index_entries": len(app.matcher.exact),
-        "bank_change_seq": committed,
         "index_change_seq": app.matcher.seq,
-        "index_change_lag": committed - app.matcher.seq,
     }
+
+
+def _change_state(app: Tutela) -> dict[str, float]:
+    return {"bank_change_seq": app.banks.current_seq()}
 
 
 def _queue_state(app: Tutela) -> dict[str, float]:

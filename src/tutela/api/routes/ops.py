@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from tutela.api.auth import require
@@ -43,6 +43,5 @@ def readyz(app: App) -> JSONResponse:
 
 @router.get("/metrics")
 def metrics(app: App, _: Annotated[Principal, Depends(require(Permission.METRICS_READ))]) -> Response:
-    """Prometheus text format."""
-    app.metrics.refresh(app)
-    return Response(generate_latest(app.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format; with `serve --workers N`, of every server process (`tutela.ops.metrics`)."""
+    return Response(app.metrics.render(app), media_type=CONTENT_TYPE_LATEST)
