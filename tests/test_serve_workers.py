@@ -1,17 +1,22 @@
-"""`tutela serve --workers 2` as a real process tree: a SIGKILLed parent takes every descendant with it."""
+"""`tutela serve --workers 2` as a real process tree: a SIGKILLed parent takes every descendant with it, and
+/metrics reports the requests of both server processes, whichever one answers the scrape."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 HOST = "127.0.0.1"
 STARTED = b"Application startup complete."
@@ -94,3 +99,60 @@ def test_sigkilled_serve_leaves_no_process_behind(tmp_path: Path) -> None:
         for pid, start in tree.items():
             if _running(pid, start):
                 os.kill(pid, signal.SIGKILL)
+
+
+class Scrape:
+    """One scrape of /metrics over a new connection: request totals, and requests answered per process."""
+
+    def __init__(self, port: int, key: str) -> None:
+        headers = {"Authorization": f"Bearer {key}"}
+        response = httpx.get(f"http://{HOST}:{port}/metrics", headers=headers, timeout=30)
+        response.raise_for_status()
+        self.by_route: Counter[str] = Counter()
+        self.by_process: dict[str, float] = {}
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                if sample.name == "tutela_http_requests_total":
+                    self.by_route[sample.labels["route"]] += int(sample.value)
+                elif sample.name == "tutela_process_http_requests_total":
+                    self.by_process[sample.labels["pid"]] = sample.value
+
+
+def _healthz(port: int) -> None:
+    httpx.get(f"http://{HOST}:{port}/healthz", timeout=30).raise_for_status()  # a new connection each
+
+
+@pytest.mark.slow
+def test_metrics_report_every_server_process(tmp_path: Path) -> None:
+    port, log, sent = _free_port(), tmp_path / "serve.log", 400
+    env = {**os.environ, "TUTELA_DATA_DIR": str(tmp_path / "var"), "TUTELA_DECODER_PROCESSES": "1"}
+    tutela = str(Path(sys.executable).parent / "tutela")
+    created = subprocess.run(
+        [tutela, "key", "create", "--role", "auditor"], env=env, capture_output=True, check=True
+    )
+    key = json.loads(created.stdout.splitlines()[-1])["key"]
+    with log.open("wb") as out:
+        command = [tutela, "serve", "--host", HOST, "--port", str(port), "--workers", "2"]
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_serving(server, log, port)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: _healthz(port), range(sent)))
+        answered: Counter[str] = Counter()  # which process answered each scrape: the one counting one more
+        previous = Scrape(port, key)
+        for _ in range(40):
+            scrape = Scrape(port, key)
+            assert scrape.by_route["/healthz"] == sent
+            assert sum(scrape.by_process.values()) == scrape.by_route.total()
+            grown = [pid for pid, n in scrape.by_process.items() if n != previous.by_process.get(pid, 0)]
+            assert len(grown) == 1
+            answered[grown[0]] += 1
+            previous = scrape
+            if len(answered) == 2 and answered.total() >= 6:
+                break
+        assert len(answered) == 2, f"every scrape was answered by one process: {answered}"
+        assert len(previous.by_process) == 2
+        assert all(n > 0 for n in previous.by_process.values())
+    finally:
+        server.terminate()
+        server.wait(60)
