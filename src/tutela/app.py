@@ -7,12 +7,14 @@ point runs the same code path against the same state.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from functools import cached_property
 
 from tutela.auth.keys import KeyStore
 from tutela.banks.changes import Change
 from tutela.banks.store import BankStore
+from tutela.db.change_probe import ChangeProbe
 from tutela.db.engine import create_engine
 from tutela.db.migrate import upgrade
 from tutela.db.session import Database
@@ -67,9 +69,22 @@ class Tutela:
         self.service_facts.clear()
 
     def sync_index(self) -> None:
-        """Apply other processes' bank changes to the index, and record its state for /metrics."""
-        self.matcher.sync()
+        """Apply other processes' bank changes to the index, and record its state for /metrics. Called by
+        the index-sync loop only: when nothing at all was committed since its last look, no query runs."""
+        started = time.monotonic()
+        if self._index_probe.changed():
+            try:
+                self.matcher.sync()
+            except Exception:
+                self._index_probe.invalidate()
+                raise
+        else:
+            self.matcher.confirm_current(started)
         self.metrics.record_index(self)
+
+    @cached_property
+    def _index_probe(self) -> ChangeProbe:
+        return self.database.change_probe()
 
     @cached_property
     def policies(self) -> PolicyCatalog:

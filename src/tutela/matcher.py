@@ -112,6 +112,12 @@ class Matcher:
                 return 0
             return self._apply_changes()
 
+    def confirm_current(self, at: float) -> None:
+        """Nothing was committed since this index's last sync read the change log (a `ChangeProbe` said so):
+        it is current as of `at` (`time.monotonic()` before that probe looked)."""
+        with self._sync_lock:
+            self._synced_at = max(self._synced_at, at)
+
     def _apply_changes(self) -> int:
         with self._database.read() as session:
             changes = changes_since(session, self._seq)

@@ -21,9 +21,14 @@ from typing import Any
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tutela.db.change_probe import ChangeProbe
 from tutela.db.engine import BEGIN_MODE_OPTION
 from tutela.db.log_sync import LogSync
 from tutela.db.write_lock import WriteLock
+
+QUIET_RECHECK_SECONDS = 1.0
+"""How long a polling loop trusts "nothing was committed" before it looks anyway: conditions that come true
+with time alone (a retry's backoff, an expired lease) are seen at most this much later."""
 
 
 class Database:
@@ -72,6 +77,11 @@ class Database:
             yield connection
         if sync and self.log_sync is not None:
             self.log_sync.after_commit()
+
+    def change_probe(self, max_quiet_seconds: float = QUIET_RECHECK_SECONDS) -> ChangeProbe:
+        """A probe for one polling loop (`tutela.db.change_probe`): no real look when nothing changed."""
+        database = _sqlite_file(self.engine)
+        return ChangeProbe(None if database is None else Path(database), max_quiet_seconds)
 
     def sync_mark(self) -> int | None:
         """Right after a commit made with `sync=False`: what `synced` needs (None when nothing is synced)."""

@@ -147,18 +147,24 @@ class WebhookDeliverer:
 
         `wakeup`, when given, ends such a wait early: the in-process pipeline sets it after storing verdicts
         (whose outbox events are then due), and whoever sets `stop` must set it too. An idle round is one
-        read-only query (`has_due`); the write transaction of `claim` runs only when something may be due.
+        read-only query (`has_due`), and none when nothing was committed since the last (`ChangeProbe`); the
+        write transaction of `claim` runs only when something may be due.
         """
-        while not stop.is_set():
-            if wakeup is not None:
-                wakeup.clear()  # before looking: a verdict stored after this point ends the next wait
-            try:
-                busy = self.has_due() and self.deliver_due() > 0
-            except Exception:
-                log.exception("webhook delivery round failed; retrying in %s s", interval)
-                busy = False
-            if not busy:
-                (stop if wakeup is None else wakeup).wait(interval)
+        probe = self._database.change_probe()
+        try:
+            while not stop.is_set():
+                if wakeup is not None:
+                    wakeup.clear()  # before looking: a verdict stored after this point ends the next wait
+                try:
+                    busy = probe.changed() and self.has_due() and self.deliver_due() > 0
+                except Exception:
+                    probe.invalidate()
+                    log.exception("webhook delivery round failed; retrying in %s s", interval)
+                    busy = False
+                if not busy:
+                    (stop if wakeup is None else wakeup).wait(interval)
+        finally:
+            probe.close()
 
     def has_due(self) -> bool:
         """Whether some pending delivery is due and not leased: a cheap read, so that an idle deliverer does

@@ -91,6 +91,7 @@ class Worker:
         self.queue = JobQueue(app.database, QueueLimits.from_settings(app.settings))
         self.spool = spool_for(app.settings)
         self._last_sweep = 0.0
+        self._probe = app.database.change_probe()
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; an unexpected error is logged and the loop goes on."""
@@ -124,13 +125,20 @@ class Worker:
                 self.spool,
                 orphan_grace_seconds=self.app.settings.spool_orphan_grace_seconds,
             )
-        if not notified and not self.queue.has_work(self.lanes):
-            return 0
+        if not notified and not (self._probe.changed() and self._has_work()):
+            return 0  # nothing committed since the last look (within a second), or nothing ready
         jobs = self.queue.lease(self.owner, self.app.settings.worker_batch_size, self.lanes)
         if jobs:
             self.app.matcher.sync()
             self._process(jobs)
         return len(jobs)
+
+    def _has_work(self) -> bool:
+        try:
+            return self.queue.has_work(self.lanes)
+        except Exception:
+            self._probe.invalidate()  # look again next round, whatever the probe says
+            raise
 
     def _process(self, jobs: Sequence[LeasedJob]) -> None:
         try:
