@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 
 from tutela.api.auth import require
 from tutela.api.deps import get_tutela
+from tutela.api.upload_form import bounded_form
 from tutela.app import Tutela
 from tutela.auth import Permission, Principal
 from tutela.errors import MediaTooLarge
@@ -80,7 +81,7 @@ async def upload_bytes(request: Request, app: Tutela) -> bytes:
         if len(data) > limit:
             raise MediaTooLarge("size in bytes", len(data), limit, "max_media_bytes")
         return data
-    async with request.form(max_files=1) as form:
+    async with bounded_form(request, limit, _PART_OVERHEAD, max_files=1) as form:
         files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if len(files) != 1:
             raise HTTPException(

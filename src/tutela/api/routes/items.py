@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from tutela.api.auth import check_service, require
 from tutela.api.deps import get_tutela
+from tutela.api.upload_form import bounded_form
 from tutela.app import Tutela
 from tutela.auth import Permission, Principal, Role
 from tutela.effects.models import OutboxEvent, WebhookDelivery
@@ -127,7 +128,9 @@ async def _parse(request: Request, limit: int) -> tuple[ItemIn, bytes | None]:
         raise MediaTooLarge("request size in bytes", int(declared), limit, "max_media_bytes")
     try:
         if content_type.startswith("multipart/form-data"):
-            async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
+            async with bounded_form(
+                request, limit, MULTIPART_OVERHEAD, max_files=1, max_fields=MAX_FORM_FIELDS
+            ) as form:
                 upload = form.get("file")
                 if not isinstance(upload, UploadFile):
                     raise InvalidSubmission("multipart upload needs a 'file' part")
