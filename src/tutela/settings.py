@@ -309,6 +309,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Most webhook deliveries one deliverer claims per round.",
     )
+    webhook_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Most endpoints one deliverer sends to at once, one request in flight per endpoint, so "
+        "that a slow or unreachable endpoint delays only its own deliveries.",
+    )
     allow_private_network_targets: bool = Field(
         default=False,
         description="Allow webhook targets and fetched URLs on private, loopback, link-local and other "

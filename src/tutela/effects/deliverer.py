@@ -7,7 +7,10 @@ One round (`deliver_due`):
    two deliverers, in this process or another, never hold the same row; the lease lasts
    `webhook_lease_seconds`.
 2. Send each claimed delivery outside any transaction, through `GuardedTransport` (public targets only unless
-   `allow_private_network_targets`; no redirects followed).
+   `allow_private_network_targets`; no redirects followed). A pool of `webhook_concurrency` threads sends to
+   that many endpoints at once, one endpoint's deliveries one after another; `run` claims only for endpoints
+   with nothing in flight here, so a slow endpoint delays only its own deliveries. Claimed deliveries not sent
+   (no free sender, stopping, or a lease too short for another request) are released.
 3. Record each result in its own transaction, only while still holding the lease: 2xx -> delivered; otherwise
    attempts + 1 and the next attempt after min(cap, base * 2**(attempts - 1)), less up to 50% jitter; after
    `webhook_max_attempts` -> dead.
@@ -32,6 +35,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -66,6 +71,7 @@ class ClaimedDelivery:
     """A delivery this deliverer holds the lease on, with everything needed to send it."""
 
     delivery_id: int
+    endpoint_id: int
     attempts: int
     url: str
     secret: str
@@ -123,8 +129,12 @@ class WebhookDeliverer:
             follow_redirects=False,
             trust_env=False,
         )
+        self._concurrency = settings.webhook_concurrency
+        self._pool = ThreadPoolExecutor(settings.webhook_concurrency, thread_name_prefix="webhook-send")
 
     def close(self) -> None:
+        """Wait for sends in flight (each ends within webhook_timeout_seconds), then release the client."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
 
     def __enter__(self) -> WebhookDeliverer:
@@ -134,37 +144,97 @@ class WebhookDeliverer:
         self.close()
 
     def deliver_due(self, limit: int | None = None) -> int:
-        """Claim and send up to `limit` (default: webhook_batch_size) due deliveries; return how many."""
+        """Claim up to `limit` (default: webhook_batch_size) due deliveries, send them (different endpoints
+        concurrently, each endpoint's in claim order) and wait for all; return how many were claimed."""
         claimed = self.claim(limit or self._settings.webhook_batch_size)
-        for delivery in claimed:
-            self.send(delivery)
+        never = threading.Event()
+        sends = [self._pool.submit(self.send_in_order, group, never) for group in by_endpoint(claimed)]
+        for finished in sends:
+            finished.result()
         return len(claimed)
 
     def run(
         self, stop: threading.Event, interval: float = 1.0, wakeup: threading.Event | None = None
     ) -> None:
-        """Deliver until `stop` is set, waiting `interval` seconds whenever a round finds nothing to do.
+        """Deliver until `stop` is set, waiting `interval` seconds whenever a round starts nothing new.
 
-        `wakeup`, when given, ends such a wait early: the in-process pipeline sets it after storing verdicts
-        (whose outbox events are then due), and whoever sets `stop` must set it too. An idle round is one
-        read-only query (`has_due`), and none when nothing was committed since the last (`ChangeProbe`); the
-        write transaction of `claim` runs only when something may be due.
+        Up to `webhook_concurrency` endpoints are sent to at once, one request in flight per endpoint: each
+        round claims due deliveries only for endpoints with no send in flight here, so a slow endpoint holds
+        one sender and delays nobody else. A finished send ends the wait. `wakeup`, when given, ends it too:
+        the in-process pipeline sets it after storing verdicts (whose outbox events are then due), and
+        whoever sets `stop` must set it too (without `wakeup`, `stop` is seen within `interval`). An idle
+        round is one read-only query (`has_due`), and none when nothing was committed since the last
+        (`ChangeProbe`); the write transaction of `claim` runs only when something may be due. On `stop`,
+        sends in flight finish their current request and release the rest of their deliveries.
         """
+        signal = wakeup if wakeup is not None else threading.Event()
+        in_flight: dict[int, Future[None]] = {}
         probe = self._database.change_probe()
         try:
             while not stop.is_set():
-                if wakeup is not None:
-                    wakeup.clear()  # before looking: a verdict stored after this point ends the next wait
+                signal.clear()  # before looking: a verdict stored or a send finished after this ends the wait
+                for endpoint_id, sending in list(in_flight.items()):
+                    if sending.done():
+                        del in_flight[endpoint_id]
+                        if sending.exception() is not None:
+                            probe.invalidate()
+                            log.error("webhook send failed", exc_info=sending.exception())
+                free = self._concurrency - len(in_flight)
                 try:
-                    busy = probe.changed() and self.has_due() and self.deliver_due() > 0
+                    started = free > 0 and probe.changed() and self.has_due()
+                    started = started and self._start(free, in_flight, stop, signal)
                 except Exception:
                     probe.invalidate()
                     log.exception("webhook delivery round failed; retrying in %s s", interval)
-                    busy = False
-                if not busy:
-                    (stop if wakeup is None else wakeup).wait(interval)
+                    started = False
+                if not started:
+                    signal.wait(interval)
         finally:
+            for sending in in_flight.values():
+                sending.exception()  # waits: no send outlives run(); it was logged if it failed
             probe.close()
+
+    def _start(
+        self, free: int, in_flight: dict[int, Future[None]], stop: threading.Event, signal: threading.Event
+    ) -> bool:
+        """Claim for endpoints not in flight, start up to `free` of them, release the rest; whether any."""
+        groups = by_endpoint(self.claim(self._settings.webhook_batch_size, skip_endpoints=in_flight.keys()))
+        for group in groups[free:]:
+            self.release(group)
+        for group in groups[:free]:
+            sending = self._pool.submit(self.send_in_order, group, stop)
+            sending.add_done_callback(lambda _done: signal.set())
+            in_flight[group[0].endpoint_id] = sending
+        return bool(groups)
+
+    def send_in_order(self, deliveries: list[ClaimedDelivery], stop: threading.Event) -> None:
+        """Send claimed deliveries one after another (one endpoint's, in claim order) until `stop` is set or
+        a lease would run out during the request; release the leases of the ones not sent."""
+        for sent, delivery in enumerate(deliveries):
+            if stop.is_set() or not self._lease_outlasts_request(delivery):
+                self.release(deliveries[sent:])
+                return
+            self.send(delivery)
+
+    def release(self, deliveries: list[ClaimedDelivery]) -> None:
+        """Give up the leases of claimed deliveries not sent, so that another round may claim them now."""
+        if not deliveries:
+            return
+        with self._database.write() as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id.in_([delivery.delivery_id for delivery in deliveries]),
+                    WebhookDelivery.state == PENDING,
+                    WebhookDelivery.lease_owner == self.owner,
+                )
+                .values(lease_owner=None, lease_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _lease_outlasts_request(self, delivery: ClaimedDelivery) -> bool:
+        timeout = timedelta(seconds=self._settings.webhook_timeout_seconds)
+        return utc_now() + timeout < delivery.lease_expires_at
 
     def has_due(self) -> bool:
         """Whether some pending delivery is due and not leased: a cheap read, so that an idle deliverer does
@@ -172,8 +242,9 @@ class WebhookDeliverer:
         with self._database.connect() as connection:
             return bool(connection.execute(_HAS_DUE, {"now": utc_now()}).scalar())
 
-    def claim(self, limit: int) -> list[ClaimedDelivery]:
-        """Lease up to `limit` due deliveries for `webhook_lease_seconds`, oldest due first."""
+    def claim(self, limit: int, skip_endpoints: Collection[int] = ()) -> list[ClaimedDelivery]:
+        """Lease up to `limit` due deliveries for `webhook_lease_seconds`, oldest due first, none of them to
+        an endpoint in `skip_endpoints` (those this deliverer is sending to already)."""
         now = utc_now()
         lease_until = now + timedelta(seconds=self._settings.webhook_lease_seconds)
         delivery = WebhookDelivery
@@ -193,6 +264,7 @@ class WebhookDeliverer:
                     delivery.next_attempt_at <= now,
                     _lease_free(now),
                     WebhookEndpoint.enabled.is_(True),
+                    delivery.endpoint_id.not_in(list(skip_endpoints)),
                     ~blocked,
                 )
                 .order_by(delivery.next_attempt_at, delivery.id)
@@ -223,6 +295,7 @@ class WebhookDeliverer:
         return [
             ClaimedDelivery(
                 delivery_id=row.id,
+                endpoint_id=row.endpoint_id,
                 attempts=row.attempts,
                 url=endpoint.url,
                 secret=endpoint.secret,
@@ -242,8 +315,7 @@ class WebhookDeliverer:
         later round claims it again, with no attempt counted), so a slow batch cannot outlive its leases
         and let another deliverer send the same rows at the same time.
         """
-        timeout = timedelta(seconds=self._settings.webhook_timeout_seconds)
-        if utc_now() + timeout >= delivery.lease_expires_at:
+        if not self._lease_outlasts_request(delivery):
             log.info(
                 "lease on webhook delivery %s too short to send it now; left for later", delivery.delivery_id
             )
@@ -317,6 +389,14 @@ _HAS_DUE = select(
     )
 )
 """Built once: every idle round of every deliverer runs it (building it cost ~1 ms of CPU per round)."""
+
+
+def by_endpoint(deliveries: list[ClaimedDelivery]) -> list[list[ClaimedDelivery]]:
+    """Claimed deliveries by endpoint: groups in order of their first delivery, each in claim order."""
+    groups: dict[int, list[ClaimedDelivery]] = {}
+    for delivery in deliveries:
+        groups.setdefault(delivery.endpoint_id, []).append(delivery)
+    return list(groups.values())
 
 
 def _lease_free(now: datetime) -> ColumnElement[bool]:
