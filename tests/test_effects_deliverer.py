@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -57,9 +58,9 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield running
 
 
-def add_service(database: Database, *urls: str) -> int:
+def add_service(database: Database, *urls: str, name: str = "platform") -> int:
     with database.write() as session:
-        service = Service(name="platform")
+        service = Service(name=name)
         session.add(service)
         session.flush()
         session.add_all(WebhookEndpoint(service_id=service.id, url=url, secret=SECRET) for url in urls)
@@ -340,3 +341,105 @@ def test_an_idle_deliverer_is_woken_by_its_wakeup_event_and_has_due_reads_only(
             wakeup.set()
             thread.join(30)
         assert not thread.is_alive()
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.01)
+
+
+@contextmanager
+def running(deliverer: WebhookDeliverer, wakeup: threading.Event, interval: float = 3600.0) -> Iterator[None]:
+    """`deliverer.run` in a thread; with the default interval, far beyond the test, rounds start only when
+    `wakeup` is set or a send finishes."""
+    stop = threading.Event()
+    thread = threading.Thread(target=deliverer.run, args=(stop, interval, wakeup))
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        wakeup.set()
+        thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_a_slow_endpoint_does_not_delay_another_endpoints_deliveries(
+    database: Database, tmp_path: Path
+) -> None:
+    """The slow endpoint holds its request until the test lets it answer, after the fast one got all."""
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        allow_private_network_targets=True,
+        webhook_timeout_seconds=60.0,
+        webhook_lease_seconds=120.0,
+    )
+    answer = threading.Event()
+    wakeup = threading.Event()
+    with (
+        WebhookReceiver(answer_after=answer) as slow,
+        WebhookReceiver() as fast,
+        WebhookDeliverer(database, settings) as deliverer,
+    ):
+        slow_service = add_service(database, slow.url, name="slow")
+        fast_service = add_service(database, fast.url, name="fast")
+        with running(deliverer, wakeup):
+            try:
+                add_event(database, slow_service, 1, "block")
+                add_event(database, slow_service, 2, "block")
+                wakeup.set()
+                wait_until(lambda: len(slow.received) == 1, "the slow endpoint got its first request")
+                block, restore = (
+                    add_event(database, fast_service, 3, action) for action in ("block", "restore")
+                )
+                other = add_event(database, fast_service, 4, "block")
+                wakeup.set()
+                wait_until(
+                    lambda: delivery_stats(database).delivered == 3, "the fast endpoint's are delivered"
+                )
+                fast_ids = [request.event_id for request in fast.received]
+                assert sorted(fast_ids) == sorted([block, restore, other])
+                assert fast_ids.index(block) < fast_ids.index(restore)
+                assert len(slow.received) == 1, "one request in flight per endpoint"
+                assert delivery_stats(database).pending == 2, "the slow endpoint cannot have answered yet"
+            finally:
+                answer.set()  # before the deliverer stops, which waits for the request in flight
+            wait_until(lambda: delivery_stats(database).pending == 0, "the slow endpoint answered")
+    assert len(slow.received) == 2
+    assert {row.state for row in deliveries(database)} == {DeliveryState.DELIVERED.value}
+
+
+def test_concurrent_deliverers_keep_each_items_order_per_endpoint(
+    database: Database, settings: Settings
+) -> None:
+    """Two running deliverers, three endpoints, interleaved items, some requests failing."""
+    wakeup_one, wakeup_two = threading.Event(), threading.Event()
+    with (
+        WebhookReceiver(status=lambda n: 500 if n < 2 else 200) as first,
+        WebhookReceiver() as second,
+        WebhookReceiver(status=lambda n: 503 if n == 1 else 200) as third,
+        WebhookDeliverer(database, settings, owner="one") as one,
+        WebhookDeliverer(database, settings, owner="two") as two,
+        running(one, wakeup_one, interval=0.02),
+        running(two, wakeup_two, interval=0.02),
+    ):
+        service_id = add_service(database, first.url, second.url, third.url)
+        for round_number in range(4):
+            for item_id in (7, 8, 9):
+                add_event(database, service_id, item_id, f"action {round_number}")
+            wakeup_one.set()
+            wakeup_two.set()
+        wait_until(lambda: delivery_stats(database).pending == 0, "every delivery is done")
+        for receiver in (first, second, third):
+            delivered = [request for request in receiver.received if request.status == 200]
+            for item_id in (7, 8, 9):
+                seqs = [
+                    request.item_seq
+                    for request in delivered
+                    if json.loads(request.body)["item_id"] == item_id
+                ]
+                assert seqs == [1, 2, 3, 4], (receiver.url, item_id, seqs)
+    assert {row.state for row in deliveries(database)} == {DeliveryState.DELIVERED.value}

@@ -46,10 +46,17 @@ StatusChooser = Callable[[int], int]
 
 
 class WebhookReceiver:
-    """An HTTP server on 127.0.0.1 in a background thread; close it (or use `with`) when done."""
+    """An HTTP server on 127.0.0.1 in a background thread; close it (or use `with`) when done.
 
-    def __init__(self, status: StatusChooser | None = None) -> None:
+    With `answer_after`, every request is recorded on arrival but answered only once that event is set: a
+    slow endpoint whose slowness the test controls (set it before closing the receiver).
+    """
+
+    def __init__(
+        self, status: StatusChooser | None = None, answer_after: threading.Event | None = None
+    ) -> None:
         self.status: StatusChooser = status or (lambda _n: 200)
+        self._answer_after = answer_after
         self._lock = threading.Lock()
         self._received: list[ReceivedRequest] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -97,6 +104,8 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 status = receiver._record(self.path, headers, body)
+                if receiver._answer_after is not None:
+                    receiver._answer_after.wait()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
