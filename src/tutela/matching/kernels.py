@@ -39,6 +39,17 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 I64 = npt.NDArray[np.int64]
+Rule = tuple[
+    npt.NDArray[np.uint16],  # slots: each row's bank slot
+    npt.NDArray[np.uint8],  # flags: each row's FLAG_*
+    npt.NDArray[np.uint64],  # queries, as (n, 4) words
+    I64,  # qmax: each query's loosest threshold
+    npt.NDArray[np.bool_],  # qlq: each query's low quality
+    I64,  # bank_thr
+    npt.NDArray[np.uint8],  # bank_on
+    int,  # lq_thr
+]
+"""What `_accept` needs for a candidate pair, passed as one tuple (numba unpacks it at compile time)."""
 
 FLAG_ENABLED = 1
 FLAG_LOW_QUALITY = 2
@@ -137,22 +148,10 @@ def _accept(
 
 @njit(nogil=True, cache=True)
 def _verify(
-    words: npt.NDArray[np.uint64],
-    cand_q: I64,
-    cand_row: I64,
-    nc: int,
-    slots: npt.NDArray[np.uint16],
-    flags: npt.NDArray[np.uint8],
-    queries: npt.NDArray[np.uint64],
-    qmax: I64,
-    qlq: npt.NDArray[np.bool_],
-    bank_thr: I64,
-    bank_on: npt.NDArray[np.uint8],
-    lq_thr: int,
-    out: I64,
-    k: int,
+    words: npt.NDArray[np.uint64], rule: Rule, cand_q: I64, cand_row: I64, nc: int, out: I64, k: int
 ) -> tuple[I64, int]:
     """Full distance and `_accept` for candidates 0..nc; matches are appended to `out` from row k."""
+    slots, flags, queries, qmax, qlq, bank_thr, bank_on, lq_thr = rule
     for c in range(nc):
         j = cand_q[c]
         r = cand_row[c]
@@ -189,6 +188,7 @@ def scan_batch(
     """
     out = np.empty((256, 3), dtype=np.int64)
     k = 0
+    rule = (slots, flags, queries, qmax, qlq, bank_thr, bank_on, lq_thr)
     head_first = queries.shape[0] <= HEAD_FIRST_MAX_QUERIES
     mask = np.zeros(BATCH_BLOCK_ROWS, dtype=np.uint8)  # 1 where a row passed the head filter
     mask_words = mask.view(np.uint64)
@@ -225,22 +225,7 @@ def scan_batch(
             if hits == 0:
                 continue
             if nc + hits > cap:
-                out, k = _verify(
-                    words,
-                    cand_q,
-                    cand_row,
-                    nc,
-                    slots,
-                    flags,
-                    queries,
-                    qmax,
-                    qlq,
-                    bank_thr,
-                    bank_on,
-                    lq_thr,
-                    out,
-                    k,
-                )
+                out, k = _verify(words, rule, cand_q, cand_row, nc, out, k)
                 nc = 0
             if head_first:
                 for w in range((nr + 7) >> 3):
@@ -260,24 +245,7 @@ def scan_batch(
                         cand_row[nc] = b0 + i
                         nc += 1
         if nc >= VERIFY_BATCH:
-            out, k = _verify(
-                words,
-                cand_q,
-                cand_row,
-                nc,
-                slots,
-                flags,
-                queries,
-                qmax,
-                qlq,
-                bank_thr,
-                bank_on,
-                lq_thr,
-                out,
-                k,
-            )
+            out, k = _verify(words, rule, cand_q, cand_row, nc, out, k)
             nc = 0
-    out, k = _verify(
-        words, cand_q, cand_row, nc, slots, flags, queries, qmax, qlq, bank_thr, bank_on, lq_thr, out, k
-    )
+    out, k = _verify(words, rule, cand_q, cand_row, nc, out, k)
     return out[:k]
