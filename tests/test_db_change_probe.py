@@ -10,6 +10,7 @@ from typing import cast
 import pytest
 from sqlalchemy import text
 
+from tests.db_support import table_database
 from tests.pipeline_support import harness, pipeline_settings
 from tutela.app import Tutela
 from tutela.db import Database, create_engine
@@ -20,15 +21,8 @@ from tutela.pipeline.worker import Worker
 from tutela.settings import Settings
 
 
-def _database(tmp_path: Path) -> Database:
-    database = Database(create_engine(Settings(data_dir=tmp_path)), sync_commits=False)
-    with database.write() as session:
-        session.execute(text("CREATE TABLE t (id INTEGER)"))
-    return database
-
-
 def test_a_commit_by_any_other_connection_is_seen_once(tmp_path: Path) -> None:
-    database = _database(tmp_path)
+    database = table_database(tmp_path, sync_commits=False)
     probe = database.change_probe(max_quiet_seconds=3600)
     assert probe.changed()  # the first look always runs
     assert not probe.changed()
@@ -46,7 +40,7 @@ def test_a_commit_by_any_other_connection_is_seen_once(tmp_path: Path) -> None:
 
 
 def test_after_a_quiet_period_or_a_failed_look_the_poller_looks_anyway(tmp_path: Path) -> None:
-    probe = _database(tmp_path).change_probe(max_quiet_seconds=0.05)
+    probe = table_database(tmp_path, sync_commits=False).change_probe(max_quiet_seconds=0.05)
     assert probe.changed()
     assert not probe.changed()
     time.sleep(0.06)  # a retry's backoff may have ended with no commit

@@ -11,20 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tutela.db import Database, create_engine
+from tests.db_support import table_database
 from tutela.db.log_sync import LogSync
 from tutela.settings import Settings
 
 
-def _database(tmp_path: Path, *, sync_commits: bool = True) -> Database:
-    database = Database(create_engine(Settings(data_dir=tmp_path)), sync_commits=sync_commits)
-    with database.write() as session:
-        session.execute(text("CREATE TABLE t (id INTEGER)"))
-    return database
-
-
 def test_a_write_returns_after_the_log_holding_its_commit_was_synced(tmp_path: Path) -> None:
-    database = _database(tmp_path)
+    database = table_database(tmp_path)
     log = database.log_sync
     assert log is not None
     assert log.log_path == tmp_path / "tutela.db-wal"
@@ -55,7 +48,7 @@ def test_a_write_returns_after_the_log_holding_its_commit_was_synced(tmp_path: P
 
 
 def test_a_failed_write_syncs_nothing_and_the_setting_turns_syncing_off(tmp_path: Path) -> None:
-    database = _database(tmp_path)
+    database = table_database(tmp_path)
     assert database.log_sync is not None
     before = database.log_sync.syncs
 
@@ -67,7 +60,7 @@ def test_a_failed_write_syncs_nothing_and_the_setting_turns_syncing_off(tmp_path
     with pytest.raises(RuntimeError):
         failing_write()
     assert database.log_sync.syncs == before
-    assert _database(tmp_path / "off", sync_commits=False).log_sync is None
+    assert table_database(tmp_path / "off", sync_commits=False).log_sync is None
     assert Settings.model_fields["sqlite_sync_commits"].default is True
 
 
@@ -126,7 +119,7 @@ def test_a_log_already_checkpointed_away_needs_no_sync(tmp_path: Path) -> None:
 
 
 def test_writers_of_one_commit_share_the_sync_started_after_it(tmp_path: Path) -> None:
-    database = _database(tmp_path)
+    database = table_database(tmp_path)
     log = database.log_sync
     assert log is not None
     before = log.syncs
