@@ -72,6 +72,17 @@ def harness(settings: Settings, *, background: bool = False) -> Iterator[ApiHarn
     tutela.close()
 
 
+@contextmanager
+def plain_client(api: ApiHarness) -> Iterator[httpx.Client]:
+    """A client of the same Tutela served without the pure-ASGI fast paths: the fast paths' parity tests
+    compare every answer with it."""
+    with (
+        serve(api.tutela, background=False, hot_lookups=False) as plain_url,
+        httpx.Client(base_url=plain_url, timeout=30) as plain,
+    ):
+        yield plain
+
+
 def route_methods(route: APIRoute) -> list[str]:
     """The methods a route answers, HEAD left out; a route without a method list is an error here."""
     if not route.methods:

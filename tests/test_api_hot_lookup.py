@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from tests.api_support import ApiHarness, harness, serve
+from tests.api_support import ApiHarness, harness, plain_client
 from tutela.api.app import api_routes, create_app
 from tutela.api.hot_lookup import HotLookup
 from tutela.auth import Role
@@ -101,10 +101,7 @@ def _answer(client: httpx.Client, method: str, url: str, headers: dict[str, str]
 
 
 def test_fast_path_answers_like_the_routes(api: ApiHarness) -> None:
-    with (
-        serve(api.tutela, background=False, hot_lookups=False) as plain_url,
-        httpx.Client(base_url=plain_url, timeout=30) as plain,
-    ):
+    with plain_client(api) as plain:
         for method in ("GET", "HEAD"):
             for url, auth in HAPPY + FALL_THROUGH:
                 hot = _answer(api.client, method, url, _headers(api, auth))
@@ -118,11 +115,7 @@ def test_fast_path_answers_like_the_routes(api: ApiHarness) -> None:
 
 def test_fast_path_answers_open_networks_like_the_routes(settings: Settings) -> None:
     open_settings = settings.model_copy(update={"hma_open_networks": ["127.0.0.0/8"]})
-    with (
-        harness(open_settings) as api,
-        serve(api.tutela, background=False, hot_lookups=False) as plain_url,
-        httpx.Client(base_url=plain_url, timeout=30) as plain,
-    ):
+    with harness(open_settings) as api, plain_client(api) as plain:
         _fill_banks(api)
         for auth in (None, "Bearer tut_nope_nope", Role.MODERATOR, Role.PLATFORM):
             url = f"/m/lookup?signal={NEAR}&signal_type=pdq"

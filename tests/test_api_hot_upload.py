@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from tests.api_support import ApiHarness, harness, serve
+from tests.api_support import ApiHarness, harness, plain_client
 from tutela.api.app import api_routes, create_app
 from tutela.api.hot_upload import HotUpload
 from tutela.auth import Role
@@ -148,10 +148,7 @@ def _post(client: httpx.Client, api: ApiHarness, case: Case) -> tuple[int, list[
     "ignore:Exception ignored in.*SpooledTemporaryFile:pytest.PytestUnraisableExceptionWarning"
 )
 def test_fast_path_answers_uploads_like_the_route(api: ApiHarness) -> None:
-    with (
-        serve(api.tutela, background=False, hot_lookups=False) as plain_url,
-        httpx.Client(base_url=plain_url, timeout=30) as plain,
-    ):
+    with plain_client(api) as plain:
         for name, case in {**HAPPY, **FALL_THROUGH}.items():
             assert _post(api.client, api, case) == _post(plain, api, case), name
         gc.collect()  # that spooled file, while its warning is ignored
@@ -166,11 +163,7 @@ def test_fast_path_answers_uploads_like_the_route(api: ApiHarness) -> None:
 
 def test_fast_path_answers_open_networks_like_the_route(limited: Settings) -> None:
     open_settings = limited.model_copy(update={"hma_open_networks": ["127.0.0.0/8"]})
-    with (
-        harness(open_settings) as api,
-        serve(api.tutela, background=False, hot_lookups=False) as plain_url,
-        httpx.Client(base_url=plain_url, timeout=30) as plain,
-    ):
+    with harness(open_settings) as api, plain_client(api) as plain:
         _fill_banks(api)
         for auth in (None, "Bearer tut_nope_nope", Role.MODERATOR, Role.PLATFORM):
             case = Case(_one_file(JPEG), auth=auth)
