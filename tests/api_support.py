@@ -83,6 +83,16 @@ def plain_client(api: ApiHarness) -> Iterator[httpx.Client]:
         yield plain
 
 
+def request_counts(api: ApiHarness) -> dict[str, float]:
+    """`tutela_http_requests_total` from /metrics, by its labels as written (`route="...",status="..."`)."""
+    text = api.client.get("/metrics", headers=api.headers(Role.AUDITOR)).text
+    return {
+        line.partition("{")[2].rpartition("}")[0]: float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("tutela_http_requests_total{")
+    }
+
+
 def route_methods(route: APIRoute) -> list[str]:
     """The methods a route answers, HEAD left out; a route without a method list is an error here."""
     if not route.methods:

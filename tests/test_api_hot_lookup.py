@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from tests.api_support import ApiHarness, harness, plain_client
+from tests.api_support import ApiHarness, harness, plain_client, request_counts
 from tutela.api.app import api_routes, create_app
 from tutela.api.hot_lookup import HotLookup
 from tutela.auth import Role
@@ -158,12 +158,7 @@ def test_metrics_count_fast_path_requests(api: ApiHarness) -> None:
         api.client.get(f"/m/lookup?signal={NEAR}&signal_type=pdq", headers=api.headers())
     api.client.get(f"/m/raw_lookup?signal={NEAR}&signal_type=pdq", headers=api.headers())
     api.client.get("/m/lookup?signal=xyz&signal_type=pdq", headers=api.headers())  # the route's 422
-    text = api.client.get("/metrics", headers=api.headers(Role.AUDITOR)).text
-    counts = {
-        line.partition("{")[2].rpartition("}")[0]: float(line.rpartition(" ")[2])
-        for line in text.splitlines()
-        if line.startswith("tutela_http_requests_total{")
-    }
+    counts = request_counts(api)
     assert counts['route="/m/lookup",status="200"'] == 3
     assert counts['route="/m/raw_lookup",status="200"'] == 1
     assert counts['route="/m/lookup",status="422"'] == 1

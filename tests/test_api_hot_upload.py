@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from tests.api_support import ApiHarness, harness, plain_client
+from tests.api_support import ApiHarness, harness, plain_client, request_counts
 from tutela.api.app import api_routes, create_app
 from tutela.api.hot_upload import HotUpload
 from tutela.auth import Role
@@ -220,11 +220,6 @@ def test_metrics_count_fast_path_uploads(api: ApiHarness) -> None:
     for _ in range(3):
         _post(api.client, api, HAPPY["stored photo"])
     _post(api.client, api, FALL_THROUGH["two files"])  # the route's 400
-    text = api.client.get("/metrics", headers=api.headers(Role.AUDITOR)).text
-    counts = {
-        line.partition("{")[2].rpartition("}")[0]: float(line.rpartition(" ")[2])
-        for line in text.splitlines()
-        if line.startswith("tutela_http_requests_total{")
-    }
+    counts = request_counts(api)
     assert counts['route="/m/lookup",status="200"'] == 3
     assert counts['route="/m/lookup",status="400"'] == 1
