@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest media file accepted, in bytes; larger input is refused before decoding.",
     )
+    max_import_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description="Largest hash-list file POST /v1/banks/{name}/import accepts, in bytes; the upload is "
+        "read no further than this plus 64 KiB of part headers (413 past it, with or without a declared "
+        "length), so a larger body is never spooled to disk in full.",
+    )
     max_media_pixels: int = Field(
         default=100_000_000,
         gt=0,

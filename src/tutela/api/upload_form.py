@@ -25,11 +25,17 @@ from tutela.errors import MediaTooLarge
 
 @asynccontextmanager
 async def bounded_form(
-    request: Request, limit: int, overhead: int, *, max_files: int, max_fields: int = 1000
+    request: Request,
+    limit: int,
+    overhead: int,
+    *,
+    max_files: int,
+    max_fields: int = 1000,
+    setting: str = "max_media_bytes",
 ) -> AsyncIterator[FormData]:
-    """The multipart form of `request`, read while the body is within `limit` (`max_media_bytes`) plus
-    `overhead` bytes of boundaries, part headers and text fields; 413 past it, 400 for a malformed body or
-    one cut short. Another content type gives an empty form, as `Request.form` does."""
+    """The multipart form of `request`, read while the body is within `limit` (the value of `setting`, named
+    in the 413) plus `overhead` bytes of boundaries, part headers and text fields; 413 past it, 400 for a
+    malformed body or one cut short. Another content type gives an empty form, as `Request.form` does."""
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data":
@@ -37,7 +43,7 @@ async def bounded_form(
     elif not boundary:
         raise HTTPException(400, "Missing boundary in multipart.")
     else:
-        async with aclosing(_bounded(request.stream(), boundary, limit, overhead)) as stream:
+        async with aclosing(_bounded(request.stream(), boundary, limit, overhead, setting)) as stream:
             parser = MultiPartParser(request.headers, stream, max_files=max_files, max_fields=max_fields)
             try:
                 form = await parser.parse()
@@ -50,7 +56,7 @@ async def bounded_form(
 
 
 async def _bounded(
-    chunks: AsyncIterator[bytes], boundary: bytes, limit: int, overhead: int
+    chunks: AsyncIterator[bytes], boundary: bytes, limit: int, overhead: int, setting: str
 ) -> AsyncGenerator[bytes, None]:
     """`chunks`, raising past `limit` + `overhead` bytes or at the end when no closing boundary was seen."""
     closing = b"--" + boundary + b"--"
@@ -60,7 +66,7 @@ async def _bounded(
     async for chunk in chunks:
         received += len(chunk)
         if received > limit + overhead:
-            raise MediaTooLarge("request size in bytes (so far)", received, limit, "max_media_bytes")
+            raise MediaTooLarge("request size in bytes (so far)", received, limit, setting)
         if not closed:
             closed = closing in tail + chunk[: len(closing)] or closing in chunk
             tail = (tail + chunk[-len(closing) :])[-len(closing) :]

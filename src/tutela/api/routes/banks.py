@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import itertools
-from typing import Annotated
+from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, Depends, Query, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
+from starlette.datastructures import UploadFile
 
 from tutela.api.auth import require
 from tutela.api.deps import get_tutela
@@ -21,15 +23,32 @@ from tutela.api.schemas import (
     ImportOut,
     LineErrorOut,
 )
+from tutela.api.upload_form import bounded_form
 from tutela.app import Tutela
 from tutela.auth import Permission, Principal
-from tutela.banks import BankFileFormat, export_bank, import_entries, read_records
-from tutela.errors import NotFound
+from tutela.banks import BankFileFormat, ImportReport, export_bank, import_entries, read_records
+from tutela.errors import MediaTooLarge, NotFound
 from tutela.signals.base import Signal
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 App = Annotated[Tutela, Depends(get_tutela)]
 MAX_PAGE = 1000
+IMPORT_OVERHEAD = 64 * 1024
+"""Bytes an import body may carry beyond `max_import_bytes` (boundary and part headers)."""
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
 
 
 @router.get("", response_model=list[BankOut])
@@ -131,20 +150,35 @@ def delete_entry(
     app.banks.delete_entry(entry_id)
 
 
-@router.post("/{name}/import", response_model=ImportOut)
-def import_list(
+@router.post("/{name}/import", response_model=ImportOut, openapi_extra=_IMPORT_BODY)
+async def import_list(
     name: str,
+    request: Request,
     app: App,
     principal: Annotated[Principal, Depends(require(Permission.ENTRIES_WRITE))],
-    file: UploadFile,
     file_format: Annotated[BankFileFormat, Query(alias="format")] = BankFileFormat.PLAIN,
     signal_type: Annotated[str | None, Query(description="For lines that name no type.")] = None,
 ) -> ImportOut:
-    """Import a hash list (multipart field `file`); bad lines are reported, the rest published at once."""
-    app.banks.get_bank(name)
-    text = io.TextIOWrapper(file.file, encoding="utf-8", errors="replace", newline="")
-    records = read_records(file_format, text, signal_type)
-    report = import_entries(app.banks, name, records, added_by=f"key:{principal.key_prefix}")
+    """Import a hash list (multipart field `file`, at most `max_import_bytes`); bad lines are reported, the
+    rest published at once.
+
+    The body is read here through `bounded_form` rather than as an `UploadFile` parameter, which FastAPI
+    would spool to disk in full before the key or the bank was checked: a list past the limit is refused
+    with 413 after at most the limit plus part overhead was read, and its spooled file is closed.
+    """
+    await run_in_threadpool(app.banks.get_bank, name)
+    limit = app.settings.max_import_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + IMPORT_OVERHEAD:
+        raise MediaTooLarge("request size in bytes", int(declared), limit, "max_import_bytes")
+    async with bounded_form(request, limit, IMPORT_OVERHEAD, max_files=1, setting="max_import_bytes") as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(422, "send the hash list as the multipart/form-data file part 'file'")
+        if upload.size is not None and upload.size > limit:
+            raise MediaTooLarge("size in bytes", upload.size, limit, "max_import_bytes")
+        added_by = f"key:{principal.key_prefix}"
+        report = await run_in_threadpool(_import, app, name, upload.file, file_format, signal_type, added_by)
     return ImportOut(
         bank=name,
         added=report.added,
@@ -152,6 +186,21 @@ def import_list(
         errors=report.error_count,
         first_errors=[LineErrorOut(line=e.line_number, message=e.message) for e in report.errors],
     )
+
+
+def _import(
+    app: Tutela,
+    name: str,
+    file: BinaryIO,
+    file_format: BankFileFormat,
+    signal_type: str | None,
+    added_by: str,
+) -> ImportReport:
+    """The import itself, run in a worker thread: parsing the list and publishing it block on the spooled file
+    and the database."""
+    text = io.TextIOWrapper(file, encoding="utf-8", errors="replace", newline="")
+    records = read_records(file_format, text, signal_type)
+    return import_entries(app.banks, name, records, added_by=added_by)
 
 
 @router.get("/{name}/export", response_class=PlainTextResponse)
