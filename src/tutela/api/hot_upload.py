@@ -11,8 +11,9 @@ headers are byte-identical. Whatever the headers and query settle (another metho
 query parameter it does not take (`types`, unknown, repeated), an invalid flag, a declared length past the
 limit, a missing, invalid or under-privileged key) falls through before the body is read; a body that is not
 exactly one file part, or whose file is past `max_media_bytes`, falls through after, with the messages read
-so far replayed to the FastAPI app, whose route then answers as it always does. It sets `scope["route"]`, so
-`RequestMetrics` labels its requests as the router would.
+so far replayed to the FastAPI app, whose route then answers as it always does. Content that cannot be
+hashed (a decoder crash or hang) gets the route's 422 from here, not a second decode there. It sets
+`scope["route"]`, so `RequestMetrics` labels its requests as the router would.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 from collections.abc import Sequence
 
 from fastapi import HTTPException
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic_core import to_json
 from starlette.datastructures import State
@@ -62,7 +64,12 @@ class HotUpload:
         boundary, banks = admitted
         messages: list[Message] = []
         body = await read_body(receive, messages)
-        answer = None if body is None else await self._answer(body, boundary, banks)
+        try:
+            answer = None if body is None else await self._answer(body, boundary, banks)
+        except HTTPException as exc:  # the route's own answer to content no decoder could hash
+            scope["route"] = self.route
+            await JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)(scope, receive, send)
+            return
         if answer is None:
             await self.app(scope, Replay(messages, receive), send)
             return
@@ -88,14 +95,15 @@ class HotUpload:
         return None if principal is None else (boundary, params.get("banks"))
 
     async def _answer(self, body: bytes, boundary: bytes, banks: str | None) -> bytes | None:
-        """The JSON body of the route's 200 answer, or None when the FastAPI app must answer instead."""
+        """The JSON body of the route's 200 answer, or None when the FastAPI app must answer instead;
+        raises the route's HTTPException when the content cannot be hashed."""
         tutela = self.state.tutela
         data = cut_single_file(body, boundary)
         if data is None or len(data) > tutela.settings.max_media_bytes:
             return None
         loop = asyncio.get_running_loop()
-        try:  # the loop's default executor: ~70 us of CPU less per hop than anyio's `to_thread`, measured
-            extraction, signals = await loop.run_in_executor(None, extract_requested, tutela, data, None)
-        except HTTPException:  # no signal at all: the route's 422 (with the default types, never)
-            return None
+        # The loop's default executor: ~70 us of CPU less per hop than anyio's `to_thread`, measured. Its
+        # HTTPException (content the decoder crashed or hung on) is answered as the route would: going
+        # through to the route would decode it a second time.
+        extraction, signals = await loop.run_in_executor(None, extract_requested, tutela, data, None)
         return to_json(await match_extracted(self.state.lookups, extraction, signals, banks))

@@ -57,7 +57,8 @@ class DecoderConfig:
 
 
 def child_main(connection: Connection, config: DecoderConfig) -> None:
-    """Serve extraction requests; exit when the parent closes the pipe or dies."""
+    """Serve extraction requests (the signal types wanted, or None for all, then the content); exit when
+    the parent closes the pipe or dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     die_with_parent()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -68,12 +69,15 @@ def child_main(connection: Connection, config: DecoderConfig) -> None:
     connection.send(READY)
     while True:
         try:
+            types: tuple[str, ...] | None = connection.recv()
             data = connection.recv_bytes()
         except (EOFError, OSError):
             return
         _test_hooks(config.hooks, data)
         try:
-            result = extract(data, config.limits, pdq_mode=config.pdq_mode, dihedral=config.dihedral)
+            result = extract(
+                data, config.limits, pdq_mode=config.pdq_mode, dihedral=config.dihedral, types=types
+            )
         except MemoryError:
             connection.send(
                 ("error", f"out of memory (limit {config.memory_mb} MiB, TUTELA_DECODER_MEMORY_MB)")

@@ -20,6 +20,7 @@ import multiprocessing
 import queue
 import select
 import threading
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -114,12 +115,14 @@ class DecoderPool:
         timeouts = PoolTimeouts(settings.decoder_timeout_seconds, settings.decoder_start_timeout_seconds)
         return cls(size or settings.decoder_processes, config, timeouts)
 
-    def extract(self, data: bytes) -> Extraction:
-        """Signals of `data` from a child; DecoderCrashed or DecoderTimedOut when the child fails."""
+    def extract(self, data: bytes, types: Collection[str] | None = None) -> Extraction:
+        """Signals of `data` from a child, only those of `types` when given (see `extract`);
+        DecoderCrashed or DecoderTimedOut when the child fails."""
         child = self._take()
         try:
             if not child.ready:
                 self._await_ready(child)
+            child.connection.send(None if types is None else tuple(types))
             child.connection.send_bytes(data)
             if not child.wait_reply(self._timeouts.call_seconds):
                 self._replace(child)

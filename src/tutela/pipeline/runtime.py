@@ -58,20 +58,30 @@ class PipelineRuntime:
         self._hooks = hooks
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pool_lock = threading.Lock()
         self.pool: DecoderPool | None = None
         self.worker: Worker | None = None
 
     def start(self) -> None:
-        """Start the decoder pool and the worker thread (no-op without a worker, or when started)."""
+        """Start the decoder pool, and the worker thread when this process works items (once)."""
+        pool = self.decoders()
         if not self._start_worker or self._thread is not None:
             return
-        self.pool = DecoderPool.from_settings(
-            self.app.settings, size=self._decoder_processes, hooks=self._hooks
-        )
-        self.worker = Worker(self.app, self.pool, self.policies, lanes=self._lanes, notifier=self.notifier)
+        self.worker = Worker(self.app, pool, self.policies, lanes=self._lanes, notifier=self.notifier)
         self._stop.clear()
         self._thread = threading.Thread(target=self.worker.run, args=(self._stop,), name="tutela-worker")
         self._thread.start()
+
+    def decoders(self) -> DecoderPool:
+        """This process's decoder pool, started on first use. The worker extracts in it, and so does the API
+        for content it hashes outside an item (HMA's hashing and lookup routes): hostile media is decoded in
+        a child with limits, never in a server process, whether or not this process works items."""
+        with self._pool_lock:
+            if self.pool is None:
+                self.pool = DecoderPool.from_settings(
+                    self.app.settings, size=self._decoder_processes, hooks=self._hooks
+                )
+            return self.pool
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the worker after its current round, then the decoder processes."""
@@ -80,9 +90,10 @@ class PipelineRuntime:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
+        with self._pool_lock:
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()
 
     def __enter__(self) -> PipelineRuntime:
         self.start()

@@ -31,10 +31,10 @@ from tutela.api.upload_form import bounded_form
 from tutela.app import Tutela
 from tutela.auth import Permission, Principal
 from tutela.errors import MediaTooLarge
-from tutela.media import MediaLimits
 from tutela.net import fetch_with_settings
+from tutela.pipeline.errors import DecoderError
 from tutela.signals.base import Signal
-from tutela.signals.extract import Extraction, extract
+from tutela.signals.extract import Extraction
 from tutela.signals.registry import get_signal_type
 
 App = Annotated[Tutela, Depends(get_tutela)]
@@ -145,7 +145,10 @@ def _is_file_part(head: bytes) -> bool:
 def extract_requested(app: Tutela, data: bytes, types: str | None) -> tuple[Extraction, list[Signal]]:
     """Extract `data` and keep the requested signals; 422 when one the caller named is missing."""
     names, named = requested_types(types)
-    extraction = extract(data, MediaLimits.from_settings(app.settings), types=names)
+    try:
+        extraction = app.pipeline.decoders().extract(data, names)
+    except DecoderError as exc:  # a crash or hang of the decoder on this content
+        raise HTTPException(422, f"could not decode the content: {exc}") from None
     signals = [s for s in extraction.signals if s.type in names]
     missing = [n for n in names if n not in {s.type for s in signals}]
     if not signals or (named and missing):
