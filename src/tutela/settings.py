@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         "read no further than this plus 64 KiB of part headers (413 past it, with or without a declared "
         "length), so a larger body is never spooled to disk in full.",
     )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest request body other than a multipart upload (JSON bodies), in bytes; read no "
+        "further than this (413 past it, with or without a declared length), since such a body is held in "
+        "memory, and is read before the key is checked on most routes.",
+    )
     max_media_pixels: int = Field(
         default=100_000_000,
         gt=0,

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 
 from tutela import __version__
 from tutela.api import errors
+from tutela.api.body_limit import BodyLimit
 from tutela.api.hot_items import HotItems
 from tutela.api.hot_lookup import HotLookup
 from tutela.api.hot_upload import HotUpload
@@ -54,6 +55,8 @@ def create_app(
     `tutela.api.hot_upload`) in front of the routes, inside the request metrics; off, the FastAPI routes
     answer those too (the tests compare both).
     `hot_items` does the same for plain multipart uploads to `POST /v1/items` (`tutela.api.hot_items`).
+    Inside them, every body but a multipart upload is capped at `max_json_body_bytes`
+    (`tutela.api.body_limit`).
     """
 
     @asynccontextmanager
@@ -85,6 +88,9 @@ def create_app(
     if not hasattr(tutela, "metrics"):
         tutela.metrics = Metrics()
     errors.install(app)
+    # Added first, so it is the innermost middleware: the fast paths' own answers (multipart uploads and
+    # lookups by hash) never pass through it; what they hand on to the routes does.
+    app.add_middleware(BodyLimit, limit=tutela.settings.max_json_body_bytes)
     if hot_lookups:  # added first, so it runs inside RequestMetrics (middleware added later wraps it)
         app.add_middleware(HotLookup, state=app.state, routes=api_routes())
         app.add_middleware(HotUpload, state=app.state, routes=api_routes())
