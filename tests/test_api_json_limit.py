@@ -6,7 +6,9 @@ naming the setting: a declared length before any of the body is read, with or wi
 here read their body before their key check, so the 413 comes first; nothing was read to earn it); a
 chunked body at the limit, the JSON branch of `POST /v1/items` included. The 413 is labelled with its
 route in the request metrics. A multipart upload past the JSON limit but within `max_media_bytes` is not
-touched by it. The largest legitimate JSON bodies are a few kilobytes, far within the 1 MiB default.
+touched by it on the upload routes, which bound their own (`own_upload_limit`); labelled multipart, a body
+to any other route is capped like JSON. The largest legitimate JSON bodies are a few kilobytes, far within
+the 1 MiB default. A JSON body that does not decode is a 400 (HMA) or 422 (/v1), never a 500.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.api_support import ApiHarness, harness, request_counts
+from tests.api_support import ApiHarness, harness, request_counts, route_methods
+from tutela.api.app import api_routes
+from tutela.api.body_limit import has_own_upload_limit
 from tutela.auth import Role
 from tutela.banks import BankCategory
 from tutela.settings import Settings
@@ -61,14 +65,16 @@ def _post_json(
     return api.client.post(path, content=content, headers=headers)
 
 
-def _declare_only(api: ApiHarness, path: str, length: int, role: Role | None) -> tuple[str, str]:
-    """The status line and body answered to headers declaring `length` bytes of JSON, none of them sent."""
+def _declare_only(
+    api: ApiHarness, path: str, length: int, role: Role | None, content_type: str = "application/json"
+) -> tuple[str, str]:
+    """The status line and body answered to headers declaring `length` bytes, none of them sent."""
     url = urllib.parse.urlsplit(api.base_url)
     auth = "" if role is None else f"Authorization: {api.headers(role)['Authorization']}\r\n"
     with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10) as sock:
         sock.sendall(
             f"POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}"
-            f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
+            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n".encode()
         )
         answer = b""
         while chunk := sock.recv(65536):
@@ -137,28 +143,101 @@ def _noise_png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
+def _multipart(field: str, data: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
+    """A multipart body of text `fields` and one file part, and its Content-Type."""
+    boundary = "json-limit-test"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="p.png"\r\n'
+        "Content-Type: image/png\r\n\r\n".encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+UPLOADS = [
+    ("/h/hash?types=pdq", "photo", {}, Role.ADMIN, 200),
+    ("/m/lookup", "photo", {}, Role.ADMIN, 200),
+    ("/c/bank/SIGNALS/content?types=pdq", "photo", {}, Role.ADMIN, 200),
+    ("/v1/items", "file", {"content_id": "big-photo", "jurisdiction": "DE"}, Role.PLATFORM, 202),
+]
+
+
 @pytest.mark.parametrize("chunked", [False, True])
-def test_multipart_upload_past_the_json_limit_is_not_touched(api: ApiHarness, chunked: bool) -> None:
+@pytest.mark.parametrize(("path", "field", "fields", "role", "status"), UPLOADS)
+def test_multipart_upload_past_the_json_limit_is_not_touched(
+    api: ApiHarness, chunked: bool, path: str, field: str, fields: dict[str, str], role: Role, status: int
+) -> None:
+    """Declared, the uploads to /m/lookup and /v1/items are answered by their fast paths; chunked, by
+    their routes, through the limit's receive."""
     image = _noise_png(800, 650)
     assert LIMIT < len(image) < api.tutela.settings.max_media_bytes
-    if chunked:
-        boundary = "json-limit-test"
-        body = (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.png"\r\n'
-                "Content-Type: image/png\r\n\r\n"
-            ).encode()
-            + image
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        headers = {**api.headers(), "Content-Type": f"multipart/form-data; boundary={boundary}"}
-        hashed = api.client.post("/h/hash?types=pdq", content=_chunks(body), headers=headers)
-    else:
-        hashed = api.client.post(
-            "/h/hash?types=pdq", files={"photo": ("p.png", image)}, headers=api.headers()
-        )
-    assert hashed.status_code == 200, hashed.text
-    assert set(hashed.json()) == {"pdq"}
+    body, content_type = _multipart(field, image, fields)
+    headers = {**api.headers(role), "Content-Type": content_type}
+    answered = api.client.post(path, content=_chunks(body) if chunked else body, headers=headers)
+    assert answered.status_code == status, answered.text
+
+
+@pytest.mark.parametrize("path", [SIGNAL, BANKS])
+def test_multipart_label_does_not_lift_the_limit_of_other_routes(api: ApiHarness, path: str) -> None:
+    """FastAPI reads a JSON route's body whatever its content type: labelled multipart, it is capped too."""
+    body, content_type = _multipart("photo", b"p" * 3 * LIMIT, {})
+    headers = {**api.headers(), "Content-Type": content_type}
+    refused = api.client.post(path, content=_chunks(body), headers=headers)
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["detail"].endswith(f"(setting {SETTING})")
+    status, _ = _declare_only(api, path, 10 * 1024**3, Role.ADMIN, content_type=content_type)
+    assert status == "HTTP/1.1 413 Request Entity Too Large"
+
+
+def test_the_routes_that_bound_their_own_uploads_are_the_upload_routes() -> None:
+    marked = {
+        (method, route.path)
+        for route in api_routes()
+        if has_own_upload_limit(route.endpoint)
+        for method in route_methods(route)
+    }
+    assert marked == {
+        ("POST", "/h/hash"),
+        ("POST", "/m/lookup"),
+        ("POST", "/c/bank/{name}/content"),
+        ("POST", "/v1/items"),
+        ("POST", "/v1/banks/{name}/import"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"metadata": ', "the body is not valid JSON"),
+        (b"\xff\xfe", "the body is not valid JSON"),
+        (b"[" * 100_000, "the body is not valid JSON"),
+        (b"", "the body is not valid JSON"),
+        (b'["metadata"]', "the body must be a JSON object"),
+        (b'"metadata"', "the body must be a JSON object"),
+    ],
+)
+def test_bank_content_by_url_with_a_bad_json_body_is_a_400(
+    api: ApiHarness, body: bytes, message: str
+) -> None:
+    """Refused before the URL is fetched (nothing listens on port 9)."""
+    headers = {**api.headers(), "Content-Type": "application/json"}
+    path = "/c/bank/SIGNALS/content?url=http://127.0.0.1:9/p.jpg"
+    refused = api.client.post(path, content=body, headers=headers)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["detail"].startswith(message)
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe", b"[" * 100_000])
+def test_item_json_that_does_not_decode_is_a_422(api: ApiHarness, body: bytes) -> None:
+    headers = {**api.headers(Role.PLATFORM), "Content-Type": "application/json"}
+    refused = api.client.post(ITEMS, content=body, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"].startswith("body is not JSON")
 
 
 def test_largest_legitimate_json_bodies_fit_with_room(api: ApiHarness) -> None:

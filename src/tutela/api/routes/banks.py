@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.datastructures import UploadFile
 
 from tutela.api.auth import require
+from tutela.api.body_limit import own_upload_limit
 from tutela.api.deps import get_tutela
 from tutela.api.schemas import (
     BankIn,
@@ -151,6 +152,7 @@ def delete_entry(
 
 
 @router.post("/{name}/import", response_model=ImportOut, openapi_extra=_IMPORT_BODY)
+@own_upload_limit
 async def import_list(
     name: str,
     request: Request,

@@ -3,6 +3,7 @@ tutela.api.routes.hma_common)."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from tutela.api.body_limit import own_upload_limit
 from tutela.api.routes.hma_common import (
     App,
     BanksRead,
@@ -90,6 +92,7 @@ def add_signals(
 
 
 @router.post("/c/bank/{name}/content")
+@own_upload_limit
 async def add_content(
     name: str,
     request: Request,
@@ -103,8 +106,8 @@ async def add_content(
     await run_in_threadpool(app.banks.get_bank, name)
     source_id: str | None = None
     if url:
+        source_id = await _metadata_content_id(request)  # a bad body is refused before the fetch
         data = await run_in_threadpool(fetch_content, app, url)
-        source_id = await _metadata_content_id(request)
     elif request.headers.get("content-type", "").startswith("multipart/form-data"):
         data = await upload_bytes(request, app)
     else:
@@ -132,10 +135,16 @@ def _enabled(ratio: float | None, enabled: bool | None) -> bool | None:
 
 
 async def _metadata_content_id(request: Request) -> str | None:
+    """The `content_id` of a JSON body's `metadata`, if given; 400 for a body that is not a JSON object."""
     if not request.headers.get("content-type", "").startswith("application/json"):
         return None
-    body = await request.json()
-    metadata = body.get("metadata") if isinstance(body, dict) else None
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting too deep
+        raise HTTPException(400, f"the body is not valid JSON ({exc}): send a JSON object") from exc
+    if not isinstance(body, dict):
+        raise HTTPException(400, 'the body must be a JSON object, e.g. {"metadata": {"content_id": "..."}}')
+    metadata = body.get("metadata")
     if metadata is None:
         return None
     if not isinstance(metadata, dict):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from tutela.api.body_limit import own_upload_limit
 from tutela.api.lookup_batch import LookupBatcher
 from tutela.api.routes.hma_common import (
     App,
@@ -41,6 +42,7 @@ def hash_url(app: App, _: Hashing, url: Annotated[str, Query()], types: Types = 
 
 
 @router.post("/h/hash")
+@own_upload_limit
 async def hash_upload(request: Request, app: App, _: Hashing, types: Types = None) -> dict[str, str]:
     """Hash one uploaded file (multipart/form-data, any field name)."""
     data = await upload_bytes(request, app)
@@ -77,6 +79,7 @@ async def lookup_get(
 
 
 @router.post("/m/lookup")
+@own_upload_limit
 async def lookup_upload(
     request: Request,
     app: App,

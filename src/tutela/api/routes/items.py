@@ -14,6 +14,7 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from tutela.api.auth import check_service, require
+from tutela.api.body_limit import own_upload_limit
 from tutela.api.deps import get_tutela
 from tutela.api.upload_form import bounded_form
 from tutela.app import Tutela
@@ -140,11 +141,13 @@ async def _parse(request: Request, limit: int) -> tuple[ItemIn, bytes | None]:
                 raise MediaTooLarge("size in bytes", len(data), limit, "max_media_bytes")
             return ItemIn.model_validate(fields), data
         body = await request.body()
-        return ItemIn.model_validate(json.loads(body or b"null")), None
+        try:
+            payload = json.loads(body or b"null")
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting too deep
+            raise HTTPException(422, f"body is not JSON: {exc}") from exc
+        return ItemIn.model_validate(payload), None
     except ValidationError as exc:
         raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"body is not JSON: {exc}") from exc
 
 
 def _service_id(app: Tutela, principal: Principal, name: str | None) -> int:
@@ -160,6 +163,7 @@ def _service_id(app: Tutela, principal: Principal, name: str | None) -> int:
 
 
 @router.post("", openapi_extra=_OPENAPI_BODY, status_code=202)
+@own_upload_limit
 async def submit_item(
     request: Request,
     app: App,
