@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from tutela.db.session import inserted_id
+from tutela.db.driver_insert import DriverInsert
 from tutela.db.types import utc_now
 from tutela.effects.models import DeliveryState, OutboxEvent, WebhookDelivery, WebhookEndpoint
 
@@ -38,7 +38,7 @@ class QueuedEvent:
     """Pending deliveries added, one per enabled endpoint of the service (0: nothing to send)."""
 
 
-_INSERT_EVENT = insert(OutboxEvent)
+_INSERT_EVENT = DriverInsert(OutboxEvent)
 _INSERT_DELIVERY = insert(WebhookDelivery)
 _ENABLED_ENDPOINTS = select(WebhookEndpoint.id).where(
     WebhookEndpoint.service_id == bindparam("service_id"), WebhookEndpoint.enabled.is_(True)
@@ -73,8 +73,8 @@ def enqueue(
         item_seq = 1 if current is None else current + 1
     now = utc_now()
     event = QueuedEvent(0, str(uuid.uuid4()), item_seq, event_type, body, 0)
-    inserted = connection.execute(
-        _INSERT_EVENT,
+    inserted = _INSERT_EVENT(
+        connection,
         {
             "event_id": event.event_id,
             "service_id": service_id,
@@ -85,7 +85,7 @@ def enqueue(
             "created_at": now,
         },
     )
-    event = replace(event, id=inserted_id(inserted))
+    event = replace(event, id=inserted)
     endpoint_ids = connection.execute(_ENABLED_ENDPOINTS, {"service_id": service_id}).scalars().all()
     event = replace(event, deliveries=len(endpoint_ids))
     if endpoint_ids:

@@ -21,10 +21,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Select, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from tutela.db.session import Database, inserted_id
+from tutela.db.driver_insert import DriverInsert
+from tutela.db.session import Database
 from tutela.db.types import utc_now
 from tutela.effects.outbox import enqueue
 from tutela.pipeline.context import Lane
@@ -48,7 +49,7 @@ _ACK = (
         updated_at=bindparam("b_updated_at"),
     )
 )
-_INSERT_JOB = insert(Job)
+_INSERT_JOB = DriverInsert(Job)
 _HAS_WORK = select(
     exists().where(
         or_(
@@ -114,8 +115,8 @@ class JobQueue:
         """Queue a job for an evaluation in the caller's transaction; `done`: its submitter already worked
         it (attempt 1, as `lease` then `ack` would have left it). Returns the job's id."""
         now = utc_now()
-        inserted = connection.execute(
-            _INSERT_JOB,
+        return _INSERT_JOB(
+            connection,
             {
                 "evaluation_id": evaluation_id,
                 "lane": lane.value,
@@ -129,7 +130,6 @@ class JobQueue:
                 "updated_at": now,
             },
         )
-        return inserted_id(inserted)
 
     @staticmethod
     def pending_statement() -> Select[int]:

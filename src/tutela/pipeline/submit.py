@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tutela.db.session import Database, inserted_id
+from tutela.db.driver_insert import DriverInsert
+from tutela.db.session import Database
 from tutela.db.types import utc_now
 from tutela.errors import MediaTooLarge
 from tutela.pipeline.context import ItemContext, Lane
@@ -155,7 +156,7 @@ def find_or_create(
     }
     if found is None:
         item_values = {**key, **fields, "created_at": now, "updated_at": now}
-        item = Item(id=inserted_id(connection.execute(_INSERT_ITEM, item_values)), **item_values)
+        item = Item(id=_INSERT_ITEM(connection, item_values), **item_values)
     else:
         connection.execute(_UPDATE_ITEM, {"item_id": found.item_id, **fields, "updated_at": now})
         stored = {column: getattr(found, f"item_{column}") for column in _ITEM_COLUMNS}
@@ -173,9 +174,7 @@ def find_or_create(
     }
     if finished is not None:
         evaluation_values.update(finished, attempts=1)
-    evaluation = Evaluation(
-        id=inserted_id(connection.execute(_INSERT_EVALUATION, evaluation_values)), **evaluation_values
-    )
+    evaluation = Evaluation(id=_INSERT_EVALUATION(connection, evaluation_values), **evaluation_values)
     JobQueue.add(connection, evaluation.id, lane, done=finished is not None)
     return Submission(item, evaluation, created=True, new_item=found is None)
 
@@ -226,8 +225,8 @@ _UPDATE_ITEM = (
         updated_at=bindparam("updated_at"),
     )
 )
-_INSERT_ITEM = insert(Item)
-_INSERT_EVALUATION = insert(Evaluation)
+_INSERT_ITEM = DriverInsert(Item)
+_INSERT_EVALUATION = DriverInsert(Evaluation)
 _PENDING_JOBS = JobQueue.pending_statement()
 """Statements built once and run on the session's connection: building, cache-keying and running ORM
 statements per submit cost several milliseconds of CPU, several times the SQL itself."""
