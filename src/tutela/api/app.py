@@ -55,8 +55,8 @@ def create_app(
     `tutela.api.hot_upload`) in front of the routes, inside the request metrics; off, the FastAPI routes
     answer those too (the tests compare both).
     `hot_items` does the same for plain multipart uploads to `POST /v1/items` (`tutela.api.hot_items`).
-    Inside them, every body but a multipart upload is capped at `max_json_body_bytes`
-    (`tutela.api.body_limit`).
+    Inside them, every body is capped at `max_json_body_bytes` (`tutela.api.body_limit`) except multipart
+    uploads to the routes marked `own_upload_limit`, which bound their own.
     """
 
     @asynccontextmanager
