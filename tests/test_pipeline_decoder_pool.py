@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ import pytest
 from tests.pipeline_support import HOOKS, image, pdq_of
 from tutela.pipeline import DecoderCrashed, DecoderPool, DecoderTimedOut
 from tutela.settings import Settings
+from tutela.signals.extract import Extraction
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +80,46 @@ def test_a_child_replaced_from_a_thread_outlives_that_thread(tmp_path: Path) -> 
         assert single.replaced == 1
         assert single.extract(image(5)).pdq is not None  # same child, after its starting thread ended
         assert single.replaced == 1
+
+
+def test_awaited_extractions_match_and_outnumber_the_children(pool: DecoderPool) -> None:
+    """More concurrent awaits than children: the extra ones wait in the executor; all get their signals."""
+    data = [image(seed, 48) for seed in range(6)]
+
+    async def run() -> list[Extraction]:
+        return await asyncio.gather(*(pool.extract_async(d, ("pdq", "md5")) for d in data))
+
+    before = pool.replaced
+    for extraction, content in zip(asyncio.run(run()), data, strict=True):
+        assert extraction.signal("pdq") == pdq_of(content)
+        assert {s.type for s in extraction.signals} == {"pdq", "md5"}
+    assert pool.replaced == before
+
+
+def test_awaited_crash_and_hang_replace_the_child(pool: DecoderPool) -> None:
+    before = pool.replaced
+    with pytest.raises(DecoderCrashed, match="exited with 70"):
+        asyncio.run(pool.extract_async(b"CRASH!" + image(2)))
+    with pytest.raises(DecoderTimedOut, match="TUTELA_DECODER_TIMEOUT_SECONDS"):
+        asyncio.run(pool.extract_async(b"HANG!"))
+    assert pool.replaced == before + 2
+    assert asyncio.run(pool.extract_async(image(5))).pdq is not None
+
+
+def test_a_cancelled_await_returns_its_child_once_the_reply_is_in(pool: DecoderPool) -> None:
+    """A request abandoned mid-extraction (a client gone) neither kills its child nor hands it out with a
+    reply still due: the reply is collected in a thread, then the child serves again."""
+
+    async def abandon() -> None:
+        task = asyncio.ensure_future(pool.extract_async(image(6, 1600)))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    before = pool.replaced
+    asyncio.run(abandon())
+    for seed in range(2 * pool.size):  # every child, the abandoned one included, answers its own request
+        content = image(seed + 10, 48)
+        assert pool.extract(content).signal("pdq") == pdq_of(content)
+    assert pool.replaced == before

@@ -1,24 +1,23 @@
 """A pure-ASGI fast path for HMA's upload lookup: `POST /m/lookup` with one multipart file.
 
-HMA clients look up every photo they see this way. Hashing the photo costs ~3.6 ms of CPU in a thread, and
-FastAPI's routing, dependency solving, parameter validation, `Request` and its anyio thread hop added
-~0.6-1 ms per upload on the event loop, which at ~8 ms per upload was the part a faster decoder cannot win
-back. This middleware answers only the happy path, with the route's own pieces: the key check and permission
-of its `require` dependency (`auth.authenticate`), the one-file cut of `hma_common` (`lean_boundary`,
-`cut_single_file`), `extract_requested` in a thread, the shared `LookupBatcher` and the route's answer
-builder (`hma_matching.match_extracted`), serialised by pydantic as FastAPI serialises it, so the body and
-headers are byte-identical. Whatever the headers and query settle (another method, path or content type, a
-query parameter it does not take (`types`, unknown, repeated), an invalid flag, a declared length past the
-limit, a missing, invalid or under-privileged key) falls through before the body is read; a body that is not
-exactly one file part, or whose file is past `max_media_bytes`, falls through after, with the messages read
-so far replayed to the FastAPI app, whose route then answers as it always does. Content that cannot be
-hashed (a decoder crash or hang) gets the route's 422 from here, not a second decode there. It sets
-`scope["route"]`, so `RequestMetrics` labels its requests as the router would.
+HMA clients look up every photo they see this way. Hashing the photo costs ~3.6 ms of CPU in a decoder
+process, and FastAPI's routing, dependency solving, parameter validation, `Request` and its anyio thread hop
+added ~0.6-1 ms per upload on the event loop, which at ~8 ms per upload was the part a faster decoder cannot
+win back. This middleware answers only the happy path, with the route's own pieces: the key check and
+permission of its `require` dependency (`auth.authenticate`), the one-file cut of `hma_common`
+(`lean_boundary`, `cut_single_file`), `extract_requested_async` (a decoder process, awaited without a thread),
+the shared `LookupBatcher` and the route's answer builder (`hma_matching.match_extracted`), serialised by
+pydantic as FastAPI serialises it, so the body and headers are byte-identical. Whatever the headers and query
+settle (another method, path or content type, a query parameter it does not take (`types`, unknown, repeated),
+an invalid flag, a declared length past the limit, a missing, invalid or under-privileged key) falls through
+before the body is read; a body that is not exactly one file part, or whose file is past `max_media_bytes`,
+falls through after, with the messages read so far replayed to the FastAPI app, whose route then answers as it
+always does. Content that cannot be hashed (a decoder crash or hang) gets the route's 422 from here, not a
+second decode there. It sets `scope["route"]`, so `RequestMetrics` labels its requests as the router would.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from fastapi import HTTPException
@@ -37,7 +36,7 @@ from tutela.api.asgi_parts import (
     read_body,
     scope_principal,
 )
-from tutela.api.routes.hma_common import cut_single_file, extract_requested, lean_boundary
+from tutela.api.routes.hma_common import cut_single_file, extract_requested_async, lean_boundary
 from tutela.api.routes.hma_matching import match_extracted
 
 PATH = "/m/lookup"
@@ -101,9 +100,7 @@ class HotUpload:
         data = cut_single_file(body, boundary)
         if data is None or len(data) > tutela.settings.max_media_bytes:
             return None
-        loop = asyncio.get_running_loop()
-        # The loop's default executor: ~70 us of CPU less per hop than anyio's `to_thread`, measured. Its
-        # HTTPException (content the decoder crashed or hung on) is answered as the route would: going
+        # Its HTTPException (content the decoder crashed or hung on) is answered as the route would: going
         # through to the route would decode it a second time.
-        extraction, signals = await loop.run_in_executor(None, extract_requested, tutela, data, None)
+        extraction, signals = await extract_requested_async(tutela, data, None)
         return to_json(await match_extracted(self.state.lookups, extraction, signals, banks))

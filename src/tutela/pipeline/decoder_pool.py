@@ -14,6 +14,7 @@ when that thread ended (anyio ends idle worker threads after 10 s).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -35,7 +36,7 @@ from tutela.media.decoder_child import (
     child_main,
     prepare_child_environment,
 )
-from tutela.pipeline.errors import DecoderCrashed, DecoderTimedOut
+from tutela.pipeline.errors import DecoderCrashed, DecoderError, DecoderTimedOut
 from tutela.settings import Settings
 from tutela.signals.extract import Extraction
 from tutela.signals.pdq.signal import PdqMode
@@ -122,24 +123,86 @@ class DecoderPool:
         try:
             if not child.ready:
                 self._await_ready(child)
-            child.connection.send(None if types is None else tuple(types))
-            child.connection.send_bytes(data)
-            if not child.wait_reply(self._timeouts.call_seconds):
-                self._replace(child)
-                raise DecoderTimedOut(
-                    f"extraction took longer than {self._timeouts.call_seconds:g} s "
-                    "(setting TUTELA_DECODER_TIMEOUT_SECONDS); the decoder process was killed"
-                )
-            reply: tuple[str, Any] = child.connection.recv()
+            self._send(child, data, types)
+            reply = child.connection.recv() if child.wait_reply(self._timeouts.call_seconds) else None
         except (EOFError, OSError) as exc:
             self._replace(child)
-            raise DecoderCrashed(f"{child.describe()} while extracting ({type(exc).__name__})") from None
-        if reply[0] != "ok":
+            raise self._crashed(child, exc) from None
+        return self._settle(child, reply)
+
+    async def extract_async(self, data: bytes, types: Collection[str] | None = None) -> Extraction:
+        """`extract` for the event loop: the request is written at once (an idle child is reading its pipe)
+        and the reply awaited as the pipe becomes readable, so no thread is involved. A thread hop each way
+        cost more than the pipe itself (an upload lookup went from ~6.2 to ~7.2 ms of CPU when it waited in
+        a thread). With no ready idle child, or for the blocking parts (replacing a child), it uses the
+        loop's executor."""
+        loop = asyncio.get_running_loop()
+        try:
+            child = self._idle.get_nowait()
+        except queue.Empty:
+            return await loop.run_in_executor(None, self.extract, data, types)
+        if not child.ready:
+            self._idle.put(child)
+            return await loop.run_in_executor(None, self.extract, data, types)
+        try:
+            self._send(child, data, types)
+            readable: asyncio.Future[None] = loop.create_future()
+
+            def wake() -> None:
+                if not readable.done():
+                    readable.set_result(None)
+
+            descriptor = child.connection.fileno()
+            loop.add_reader(descriptor, wake)
+            try:
+                await asyncio.wait_for(readable, self._timeouts.call_seconds)
+                reply = child.connection.recv()
+            except TimeoutError:
+                reply = None
+            except asyncio.CancelledError:  # the reply is still due: collect it before reusing the child
+                loop.run_in_executor(None, self._collect, child)
+                raise
+            finally:
+                loop.remove_reader(descriptor)
+        except (EOFError, OSError) as exc:
+            await loop.run_in_executor(None, self._replace, child)
+            raise self._crashed(child, exc) from None
+        if reply is not None and reply[0] == "ok":
+            return self._settle(child, reply)
+        return await loop.run_in_executor(None, self._settle, child, reply)
+
+    def _send(self, child: _Child, data: bytes, types: Collection[str] | None) -> None:
+        child.connection.send(None if types is None else tuple(types))
+        child.connection.send_bytes(data)
+
+    def _settle(self, child: _Child, reply: tuple[str, Any] | None) -> Extraction:
+        """The extraction of a `reply` (None: none within the time limit), the child back to idle; or the
+        child replaced and the error raised."""
+        if reply is not None and reply[0] == "ok":
+            self._idle.put(child)
+            result: Extraction = reply[1]
+            return result
+        self._replace(child)
+        if reply is None:
+            raise DecoderTimedOut(
+                f"extraction took longer than {self._timeouts.call_seconds:g} s "
+                "(setting TUTELA_DECODER_TIMEOUT_SECONDS); the decoder process was killed"
+            )
+        raise DecoderCrashed(f"decoder process failed: {reply[1]}")
+
+    def _collect(self, child: _Child) -> None:
+        """Wait for the reply to an abandoned request, then return the child to idle (or replace it)."""
+        try:
+            reply = child.connection.recv() if child.wait_reply(self._timeouts.call_seconds) else None
+            self._settle(child, reply)
+        except (EOFError, OSError):
             self._replace(child)
-            raise DecoderCrashed(f"decoder process failed: {reply[1]}")
-        self._idle.put(child)
-        result: Extraction = reply[1]
-        return result
+        except DecoderError:
+            pass  # replaced; nobody is waiting for this extraction any more
+
+    @staticmethod
+    def _crashed(child: _Child, exc: BaseException) -> DecoderCrashed:
+        return DecoderCrashed(f"{child.describe()} while extracting ({type(exc).__name__})")
 
     def close(self) -> None:
         """Stop every child (idle ones exit on their closed pipe; busy ones are killed)."""

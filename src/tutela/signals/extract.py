@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from tutela.errors import MediaError, MediaTooLarge
 from tutela.media import MediaLimits, open_media
-from tutela.signals.base import Signal
+from tutela.signals.base import Signal, reduce_by_fields
 from tutela.signals.md5 import MD5
 from tutela.signals.pdq.hasher import PdqResult, hash_media
 from tutela.signals.pdq.signal import PDQ, PdqMode, pdq_signal
@@ -31,6 +31,8 @@ class MediaInfo:
     frames: int
     orientation: int | None
 
+    __reduce__ = reduce_by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class Extraction:
@@ -41,6 +43,8 @@ class Extraction:
     pdq: PdqResult | None = None
     error: str | None = None
     error_type: str | None = field(default=None)
+
+    __reduce__ = reduce_by_fields
 
     def signal(self, signal_type: str) -> Signal | None:
         return next((s for s in self.signals if s.type == signal_type), None)

@@ -18,6 +18,7 @@ listed in `hma_open_networks`). What differs from HMA, and why:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated
 
@@ -143,17 +144,37 @@ def _is_file_part(head: bytes) -> bool:
 
 
 def extract_requested(app: Tutela, data: bytes, types: str | None) -> tuple[Extraction, list[Signal]]:
-    """Extract `data` and keep the requested signals; 422 when one the caller named is missing."""
+    """Extract `data` in a decoder process and keep the requested signals; 422 when the decoder failed or
+    a signal the caller named is missing. Blocks: for threads."""
     names, named = requested_types(types)
     try:
         extraction = app.pipeline.decoders().extract(data, names)
     except DecoderError as exc:  # a crash or hang of the decoder on this content
         raise HTTPException(422, f"could not decode the content: {exc}") from None
+    return extraction, _requested(extraction, names, named)
+
+
+async def extract_requested_async(
+    app: Tutela, data: bytes, types: str | None
+) -> tuple[Extraction, list[Signal]]:
+    """`extract_requested` awaited on the event loop (`DecoderPool.extract_async`)."""
+    names, named = requested_types(types)
+    pool = app.pipeline.pool
+    try:
+        if pool is None:  # not started yet (a process without background work): start it in a thread
+            pool = await asyncio.get_running_loop().run_in_executor(None, app.pipeline.decoders)
+        extraction = await pool.extract_async(data, names)
+    except DecoderError as exc:
+        raise HTTPException(422, f"could not decode the content: {exc}") from None
+    return extraction, _requested(extraction, names, named)
+
+
+def _requested(extraction: Extraction, names: list[str], named: bool) -> list[Signal]:
     signals = [s for s in extraction.signals if s.type in names]
     missing = [n for n in names if n not in {s.type for s in signals}]
     if not signals or (named and missing):
         raise HTTPException(422, f"could not compute {', '.join(missing)}: {extraction.error}")
-    return extraction, signals
+    return signals
 
 
 def hex_signals(signals: list[Signal]) -> dict[str, str]:

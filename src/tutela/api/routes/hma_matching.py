@@ -19,6 +19,7 @@ from tutela.api.routes.hma_common import (
     Status,
     Types,
     extract_requested,
+    extract_requested_async,
     fetch_content,
     hex_signals,
     upload_bytes,
@@ -46,7 +47,7 @@ def hash_url(app: App, _: Hashing, url: Annotated[str, Query()], types: Types = 
 async def hash_upload(request: Request, app: App, _: Hashing, types: Types = None) -> dict[str, str]:
     """Hash one uploaded file (multipart/form-data, any field name)."""
     data = await upload_bytes(request, app)
-    return hex_signals((await run_in_threadpool(extract_requested, app, data, types))[1])
+    return hex_signals((await extract_requested_async(app, data, types))[1])
 
 
 @router.get("/m/lookup")
@@ -154,7 +155,7 @@ def bank_names(banks: str | None) -> list[str] | None:
 async def _lookup_content(
     request: Request, app: Tutela, data: bytes, types: str | None, banks: str | None
 ) -> dict[str, MatchesByBank]:
-    extraction, signals = await run_in_threadpool(extract_requested, app, data, types)
+    extraction, signals = await extract_requested_async(app, data, types)
     return await match_extracted(request.app.state.lookups, extraction, signals, banks)
 
 

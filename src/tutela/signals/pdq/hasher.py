@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tutela.media import Media
+from tutela.signals.base import reduce_by_fields
 from tutela.signals.pdq import core
 from tutela.signals.pdq.signal import VARIANTS, PdqMode
 
@@ -17,6 +18,8 @@ class PdqResult:
     quality: int
     variant: str
     dihedral: tuple[bytes, ...] | None = None
+
+    __reduce__ = reduce_by_fields
 
 
 def hash_media(media: Media, mode: PdqMode = PdqMode.FAST, *, dihedral: bool = False) -> PdqResult:
