@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,3 +102,35 @@ def route_methods(route: APIRoute) -> list[str]:
     if not route.methods:
         raise AssertionError(f"route {route.path} has no method list")
     return sorted(route.methods - {"HEAD"})
+
+
+def open_temp_files() -> set[str]:
+    """The unlinked temporary files this process (test servers are threads of it) holds open: the spooled
+    files of a multipart form that was not closed."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)"):
+            found.add(target)
+    return found
+
+
+def declare_only(
+    api: ApiHarness, path: str, length: int, role: Role | None, content_type: str = "application/json"
+) -> tuple[str, str]:
+    """The status line and body answered to headers declaring `length` bytes, none of them sent."""
+    url = urllib.parse.urlsplit(api.base_url)
+    auth = "" if role is None else f"Authorization: {api.headers(role)['Authorization']}\r\n"
+    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}"
+            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.partition(b"\r\n")[0].decode(), body.decode()

@@ -9,17 +9,13 @@ check that no spooled file is left open.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import tempfile
 import time
-import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 
-from tests.api_support import ApiHarness, harness
+from tests.api_support import ApiHarness, declare_only, harness, open_temp_files
 from tutela.auth import Role
 from tutela.banks import BankCategory
 from tutela.settings import Settings
@@ -30,6 +26,7 @@ B = "tutela-import-boundary"
 HEAD = f'--{B}\r\nContent-Disposition: form-data; name="file"; filename="list.txt"\r\n\r\n'.encode()
 END = f"\r\n--{B}--\r\n".encode()
 PATH = "/v1/banks/LIST/import?format=plain&signal_type=pdq"
+MULTIPART = f"multipart/form-data; boundary={B}"
 
 
 @pytest.fixture
@@ -53,44 +50,16 @@ def _post(api: ApiHarness, listing: bytes, *, chunked: bool = False) -> tuple[in
     return response.status_code, response.text
 
 
-def _spooled() -> set[str]:
-    """The unlinked temporary files this process (the server is a thread of it) holds open."""
-    found = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)"):
-            found.add(target)
-    return found
-
-
 def _none_left(before: set[str]) -> None:
     deadline = time.monotonic() + 5
-    while _spooled() - before and time.monotonic() < deadline:
+    while open_temp_files() - before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _spooled() - before == set()
-
-
-def _declare_only(api: ApiHarness, length: int, role: Role | None) -> str:
-    """The status line answered to headers declaring `length` bytes, none of which is sent."""
-    url = urllib.parse.urlsplit(api.base_url)
-    auth = "" if role is None else f"Authorization: {api.headers(role)['Authorization']}\r\n"
-    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10) as sock:
-        sock.sendall(
-            f"POST {PATH} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}"
-            f"Content-Type: multipart/form-data; boundary={B}\r\nContent-Length: {length}\r\n\r\n".encode()
-        )
-        answer = b""
-        while b"\r\n" not in answer and (chunk := sock.recv(65536)):
-            answer += chunk
-    return answer.partition(b"\r\n")[0].decode()
+    assert open_temp_files() - before == set()
 
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_list_within_the_limit_lands_in_the_bank(api: ApiHarness, chunked: bool) -> None:
-    before = _spooled()
+    before = open_temp_files()
     count = (LIMIT - 1024) // LINE  # spooled to disk, within the limit
     status, text = _post(api, _hashes(count, seed=1), chunked=chunked)
     assert status == 200, text
@@ -101,7 +70,7 @@ def test_list_within_the_limit_lands_in_the_bank(api: ApiHarness, chunked: bool)
 @pytest.mark.parametrize("chunked", [False, True])
 def test_list_past_the_limit_is_refused_and_the_bank_unchanged(api: ApiHarness, chunked: bool) -> None:
     assert _post(api, _hashes(10, seed=2))[0] == 200
-    before = _spooled()
+    before = open_temp_files()
     status, text = _post(api, _hashes(2 * LIMIT // LINE, seed=3), chunked=chunked)
     assert status == 413, text
     assert "TUTELA_MAX_IMPORT_BYTES" in text
@@ -112,7 +81,7 @@ def test_list_past_the_limit_is_refused_and_the_bank_unchanged(api: ApiHarness, 
 
 def test_list_just_past_the_limit_is_refused_after_parsing(api: ApiHarness) -> None:
     """A file a line past the limit fits the body's allowance for part headers: it is parsed, then refused."""
-    before = _spooled()
+    before = open_temp_files()
     status, text = _post(api, _hashes(LIMIT // LINE + 1, seed=4), chunked=True)
     assert (status, "size in bytes" in text, "TUTELA_MAX_IMPORT_BYTES" in text) == (413, True, True), text
     assert api.tutela.banks.count("LIST") == 0
@@ -122,5 +91,8 @@ def test_list_just_past_the_limit_is_refused_after_parsing(api: ApiHarness) -> N
 def test_declared_length_is_checked_before_the_body_is_read(api: ApiHarness) -> None:
     """The key and then the declared length are checked before any of the body is read (FastAPI reads an
     `UploadFile` parameter's body first), so neither a stranger nor an oversized list is spooled."""
-    assert _declare_only(api, 10 * 1024**3, None) == "HTTP/1.1 401 Unauthorized"
-    assert _declare_only(api, 10 * 1024**3, Role.ADMIN) == "HTTP/1.1 413 Request Entity Too Large"
+    assert declare_only(api, PATH, 10 * 1024**3, None, MULTIPART)[0] == "HTTP/1.1 401 Unauthorized"
+    assert (
+        declare_only(api, PATH, 10 * 1024**3, Role.ADMIN, MULTIPART)[0]
+        == "HTTP/1.1 413 Request Entity Too Large"
+    )

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import urllib.parse
 from collections.abc import Iterator
 
 import httpx
@@ -24,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.api_support import ApiHarness, harness, request_counts, route_methods
+from tests.api_support import ApiHarness, declare_only, harness, request_counts, route_methods
 from tutela.api.app import api_routes
 from tutela.api.body_limit import has_own_upload_limit
 from tutela.auth import Role
@@ -65,24 +63,6 @@ def _post_json(
     return api.client.post(path, content=content, headers=headers)
 
 
-def _declare_only(
-    api: ApiHarness, path: str, length: int, role: Role | None, content_type: str = "application/json"
-) -> tuple[str, str]:
-    """The status line and body answered to headers declaring `length` bytes, none of them sent."""
-    url = urllib.parse.urlsplit(api.base_url)
-    auth = "" if role is None else f"Authorization: {api.headers(role)['Authorization']}\r\n"
-    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10) as sock:
-        sock.sendall(
-            f"POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}"
-            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n".encode()
-        )
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return head.partition(b"\r\n")[0].decode(), body.decode()
-
-
 @pytest.mark.parametrize("chunked", [False, True])
 def test_bodies_within_the_limit_are_answered(api: ApiHarness, chunked: bool) -> None:
     added = _post_json(api, SIGNAL, {"pdq": "ab" * 32}, chunked=chunked)
@@ -96,7 +76,7 @@ def test_bodies_within_the_limit_are_answered(api: ApiHarness, chunked: bool) ->
 def test_declared_length_past_the_limit_is_refused_before_reading(
     api: ApiHarness, path: str, role: Role | None
 ) -> None:
-    status, body = _declare_only(api, path, 10 * 1024**3, role)
+    status, body = declare_only(api, path, 10 * 1024**3, role)
     assert status == "HTTP/1.1 413 Request Entity Too Large"
     assert json.loads(body) == {
         "detail": f"request size in bytes {10 * 1024**3:,} exceeds the limit of {LIMIT:,} (setting {SETTING})"
@@ -104,7 +84,7 @@ def test_declared_length_past_the_limit_is_refused_before_reading(
 
 
 def test_declared_length_just_past_the_limit_is_refused(api: ApiHarness) -> None:
-    status, body = _declare_only(api, BANKS, LIMIT + 1, Role.ADMIN)
+    status, body = declare_only(api, BANKS, LIMIT + 1, Role.ADMIN)
     assert (status, SETTING in body) == ("HTTP/1.1 413 Request Entity Too Large", True)
 
 
@@ -129,7 +109,7 @@ def test_chunked_body_past_the_limit_is_cut_off(
 
 def test_a_413_is_labelled_with_its_route(api: ApiHarness) -> None:
     _post_json(api, SIGNAL, {"padding": "p" * 2 * LIMIT}, chunked=True)
-    _declare_only(api, BANKS, 2 * LIMIT, None)
+    declare_only(api, BANKS, 2 * LIMIT, None)
     counts = request_counts(api)
     assert counts['route="/c/bank/{name}/signal",status="413"'] == 1
     assert counts['route="/v1/banks",status="413"'] == 1
@@ -190,7 +170,7 @@ def test_multipart_label_does_not_lift_the_limit_of_other_routes(api: ApiHarness
     refused = api.client.post(path, content=_chunks(body), headers=headers)
     assert refused.status_code == 413, refused.text
     assert refused.json()["detail"].endswith(f"(setting {SETTING})")
-    status, _ = _declare_only(api, path, 10 * 1024**3, Role.ADMIN, content_type=content_type)
+    status, _ = declare_only(api, path, 10 * 1024**3, Role.ADMIN, content_type=content_type)
     assert status == "HTTP/1.1 413 Request Entity Too Large"
 
 

@@ -8,10 +8,8 @@ process) holds no temporary file and none was left for the garbage collector to 
 
 from __future__ import annotations
 
-import os
 import random
 import socket
-import tempfile
 import time
 import urllib.parse
 import warnings
@@ -19,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.api_support import ApiHarness, harness
+from tests.api_support import ApiHarness, harness, open_temp_files
 from tutela.banks import BankCategory
 from tutela.settings import Settings
 
@@ -46,31 +44,18 @@ def api(settings: Settings) -> Iterator[ApiHarness]:
 def left_over(api: ApiHarness) -> Iterator[Callable[[], None]]:
     """A check that the server holds no temporary file it did not hold before (pytest's output capture
     holds some) and left none for the garbage collector to close (a ResourceWarning of any thread)."""
-    before = _temp_files()
+    before = open_temp_files()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
 
         def check() -> None:
             deadline = time.monotonic() + 5
-            while _temp_files() - before and time.monotonic() < deadline:
+            while open_temp_files() - before and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert _temp_files() - before == set()
+            assert open_temp_files() - before == set()
             assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
         yield check
-
-
-def _temp_files() -> set[str]:
-    """The unlinked temporary files this process holds open (the spooled files of a form)."""
-    found = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)"):
-            found.add(target)
-    return found
 
 
 def _raw(api: ApiHarness, path: str, body: bytes, length: int) -> bytes:
