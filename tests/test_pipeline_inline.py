@@ -3,6 +3,7 @@ anything unusual takes the queue."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,14 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.pipeline_support import HOOKS, PUBLIC, Harness, harness, image, pdq_of, pipeline_settings
 from tutela.effects.models import OutboxEvent
+from tutela.media import MediaLimits
 from tutela.pipeline import EvaluationStatus, ItemContext, PipelineRuntime, Surface, inline, spool_for
 from tutela.pipeline.context import Lane
 from tutela.pipeline.inline import FinishedWrite, write_finished
 from tutela.pipeline.models import Job, JobState
+from tutela.pipeline.records import signal_to_json
 from tutela.pipeline.submit import find_or_create
+from tutela.signals.extract import extract
 
 MATCHING = image(200)
 
@@ -72,6 +76,18 @@ def test_an_allowed_item_is_stored_finished_with_its_job_done_and_no_content_kep
     job = job_of(h, evaluation.id)
     assert (job.state, job.attempts, job.lease_owner) == (JobState.DONE.value, 1, None)
     assert [e.event_type for e in events_of(h, submission.item.id)] == ["item.verdict"]
+
+
+def test_an_inline_evaluation_stores_the_signals_extract_gives(runtime: PipelineRuntime, h: Harness) -> None:
+    """The decoder skips SHA-256 (the submit digest is it): the stored list is still extract's, in order."""
+    content = image(206)
+    _, evaluation = runtime.submit_and_wait(
+        service_id=h.service_id, content_id="signals", context=PUBLIC, content=content, timeout=30
+    )
+    expected = extract(content, MediaLimits.from_settings(h.app.settings)).signals
+    assert evaluation.signals == [signal_to_json(s) for s in expected]
+    assert [s["type"] for s in evaluation.signals] == ["pdq", "md5", "sha1", "sha256"]
+    assert evaluation.signals[-1]["value"] == hashlib.sha256(content).hexdigest()
 
 
 def test_a_held_item_keeps_its_content_in_the_spool(runtime: PipelineRuntime, h: Harness) -> None:

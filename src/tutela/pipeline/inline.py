@@ -46,6 +46,7 @@ from tutela.pipeline.spool import spool_for
 from tutela.pipeline.submit import Submission, existing_submission, find_or_create, prepare
 from tutela.settings import Settings
 from tutela.signals.base import Signal
+from tutela.signals.extract import BUT_SHA256
 
 if TYPE_CHECKING:
     from tutela.app import Tutela
@@ -76,7 +77,7 @@ def work_inline(
         return None
     try:
         if content is not None:
-            extraction = worker.pool.extract(content)
+            extraction = worker.pool.extract(content, BUT_SHA256).with_sha256(prepared.digest)
         else:
             extraction = signals_extraction([signal_to_json(s) for s in prepared.signals])
     except DecoderError:

@@ -7,7 +7,7 @@ corrupt image) can still match an MD5 or SHA-1 list; the PDQ error is reported b
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tutela.errors import MediaError, MediaTooLarge
 from tutela.media import MediaLimits, open_media
@@ -19,6 +19,8 @@ from tutela.signals.sha1 import SHA1
 from tutela.signals.sha256 import SHA256
 
 DIGESTS = (MD5, SHA1, SHA256)
+BUT_SHA256 = (PDQ.name, MD5.name, SHA1.name)
+"""Every type `extract` computes except SHA-256, for callers that already hold it (`with_sha256`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,12 @@ class Extraction:
 
     def signal(self, signal_type: str) -> Signal | None:
         return next((s for s in self.signals if s.type == signal_type), None)
+
+    def with_sha256(self, hex_digest: str) -> Extraction:
+        """This extraction (made with `types=BUT_SHA256`) with the SHA-256 its caller computed, last, where
+        `extract` puts it. The pipeline hashes content for its idempotency key before extracting, and the
+        decoder hashing it again cost ~0.1 ms per item."""
+        return replace(self, signals=(*self.signals, Signal(SHA256.name, hex_digest)))
 
 
 def extract(
