@@ -60,7 +60,7 @@ def _samples(families: list[Metric], name: str) -> dict[tuple[tuple[str, str], .
 def test_scrape_sums_every_process_and_drops_ended_ones_gauges() -> None:
     with shared_directory() as path:
         assert os.environ[ENV] == str(path)
-        assert list(path.iterdir()) == []
+        assert [file.name for file in path.iterdir()] == ["owner.json"]
         ended, live = Recorder(3, 1), Recorder(5, 2)
         ended_pid, live_pid = ended.wait_recorded(), live.wait_recorded()
         ended.end()

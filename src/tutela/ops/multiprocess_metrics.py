@@ -7,6 +7,11 @@ prometheus_client decides whether a process writes files when it is first import
 in the environment the server processes start with: `serve` sets it before uvicorn spawns them (fresh
 interpreters that import everything anew).
 
+A run's directory is removed when `serve` ends. A SIGKILLed `serve` cannot remove it, so each run first
+removes the directories of runs whose `serve` is gone: every directory records the process that created it
+(`owner.json`: pid, start time and pid namespace, so a reused pid or another container's is not taken for it),
+and only a directory whose owner is surely gone is removed; another live `serve`'s is kept.
+
 A process that ended leaves its files behind. Its counters and histograms keep counting in the totals, so
 they never go down while `serve` runs (uvicorn replaces a server process that died); its per-process gauges
 are dropped at the next scrape.
@@ -14,11 +19,15 @@ are dropped at the next scrape.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from prometheus_client import values
@@ -28,16 +37,70 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 REQUESTS = "tutela_http_requests"
 PER_PROCESS_REQUESTS = "tutela_process_http_requests"
+PREFIX = "tutela-metrics-"
+OWNER_FILE = "owner.json"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process that created a directory: its pid and, where /proc tells them, its start time (clock
+    ticks after boot: a later process given the same pid has another) and pid namespace (a pid of another
+    namespace, say another container sharing the temporary directory, says nothing here)."""
+
+    pid: int
+    start: int | None
+    namespace: str | None
+
+    @classmethod
+    def current(cls) -> Owner:
+        return cls(os.getpid(), _start_time(os.getpid()), _pid_namespace())
+
+    @classmethod
+    def read(cls, directory: Path) -> Owner | None:
+        """The recorded owner, or None when there is no record; raises ValueError naming a malformed one."""
+        try:
+            record = json.loads((directory / OWNER_FILE).read_text())
+        except FileNotFoundError:
+            return None
+        if not isinstance(record, dict):
+            raise ValueError(f"{directory / OWNER_FILE} is not an owner record: {record!r}")
+        pid, start, namespace = record.get("pid"), record.get("start"), record.get("namespace")
+        if not (isinstance(pid, int) and isinstance(start, int | None) and isinstance(namespace, str | None)):
+            raise ValueError(f"{directory / OWNER_FILE} is not an owner record: {record!r}")
+        if isinstance(pid, bool) or pid <= 0:
+            raise ValueError(f"{directory / OWNER_FILE} names no process: pid {pid!r}")
+        return cls(pid, start, namespace)
+
+    def write(self, directory: Path) -> None:
+        (directory / OWNER_FILE).write_text(json.dumps(asdict(self)))
+
+    def gone(self) -> bool:
+        """True only when sure: a pid of this namespace that no process has, or a later process has."""
+        if self.namespace != _pid_namespace():
+            return False
+        if not _alive(self.pid):
+            return True
+        if self.start is None:
+            return False
+        now = _start_time(self.pid)
+        return now is not None and now != self.start
 
 
 @contextmanager
-def shared_directory() -> Iterator[Path]:
-    """A new, empty directory for one run's server processes, named in the environment they inherit.
+def shared_directory(base: Path | None = None) -> Iterator[Path]:
+    """A new directory for one run's server processes, named in the environment they inherit; it holds
+    only its owner record (`owner.json`) until they write their metrics files.
 
-    New for every run, so no file of an earlier run adds to the totals; removed when the run ends (a
-    SIGKILLed `serve` leaves it in the temporary directory, where no later run reads it).
+    New for every run, so no file of an earlier run adds to the totals; removed when the run ends. Made in
+    `base` (default: the temporary directory), after removing the directories there of runs whose `serve`
+    is gone (`remove_stale_directories`).
     """
-    path = Path(tempfile.mkdtemp(prefix="tutela-metrics-"))
+    base = base or Path(tempfile.gettempdir())
+    remove_stale_directories(base)
+    path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))
+    Owner.current().write(path)
     previous = os.environ.get(ENV)
     os.environ[ENV] = str(path)
     try:
@@ -48,6 +111,37 @@ def shared_directory() -> Iterator[Path]:
         else:
             os.environ[ENV] = previous
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_directories(base: Path) -> list[Path]:
+    """Remove the directories in `base` of runs whose `serve` is gone (SIGKILLed, it could not); return them.
+
+    Only real directories (never a symlink) named with our prefix, of this user, whose recorded owner is
+    surely gone (`Owner.gone`). One without a record (made by an older version, or by a `serve` killed
+    before it wrote one) is kept. Never raises: a failure is logged and the directory kept.
+    """
+    removed: list[Path] = []
+    try:
+        entries = [entry for entry in os.scandir(base) if entry.name.startswith(PREFIX)]
+    except OSError as error:
+        logger.warning("could not look for stale metrics directories in %s: %s", base, error)
+        return removed
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            owner = Owner.read(path)
+            if owner is None or not owner.gone():
+                continue
+            shutil.rmtree(path)
+        except (OSError, ValueError) as error:
+            logger.warning("kept metrics directory %s: %s", path, error)
+            continue
+        logger.info("removed metrics directory %s of ended serve process %d", path, owner.pid)
+        removed.append(path)
+    return removed
 
 
 def directory_from_env() -> Path | None:
@@ -102,3 +196,19 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # there is a process, of another user
         return True
     return True
+
+
+def _start_time(pid: int) -> int | None:
+    """When the process started (field 22 of /proc/<pid>/stat), or None without /proc or that process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])  # fields after the command name start at field 3
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
