@@ -3,10 +3,15 @@
 The indexes are loaded once (entries in ascending id order, straight into the packed PDQ index) and then
 follow the bank change log: `sync()` applies every change with a sequence number above the last one seen, so
 an added or disabled entry is visible to the next query with no rebuild, in this process or any other.
+
+The log is trimmed after `bank_change_retention_hours`. An index that fell behind the trimmed part (a process
+paused or cut off from the database for longer than that) cannot catch up from the log: `sync()` then loads
+every bank and entry into new indexes and swaps them in, and queries use the old ones until then.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -16,7 +21,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.banks.changes import CURRENT_SEQ, changes_since, current_seq
+from tutela.banks.changes import CURRENT_SEQ, changes_since, current_seq, feed_gap, oldest_seq
 from tutela.banks.models import Bank, BankEntry, ChangeOp
 from tutela.db.session import Database
 from tutela.matching import ExactIndex, PdqIndex
@@ -35,6 +40,8 @@ DIHEDRAL_NAMES = (
     "anti_transpose",
 )
 _LOAD_BATCH = 50_000
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,7 @@ class Matcher:
     ) -> None:
         self._database = database
         self._min_quality = min_quality
+        self._low_quality_threshold = low_quality_threshold
         # None: low-quality hashes (flat images) never match perceptually: neither indexed nor queried.
         self._low_quality_matches = low_quality_threshold is not None
         self.pdq = PdqIndex(low_quality_threshold=low_quality_threshold or 0, threads=threads)
@@ -76,6 +84,7 @@ class Matcher:
         self._seq = 0
         self._max_entry_id = 0
         self._synced_at = 0.0
+        self._reloads = 0
         self._sync_lock = threading.Lock()  # the request thread and the sync loop may both call sync()
 
     @property
@@ -88,18 +97,46 @@ class Matcher:
         """`time.monotonic()` when the indexes last caught up with the change log (load or sync)."""
         return self._synced_at
 
+    @property
+    def reloads(self) -> int:
+        """How many times `sync()` found the change log trimmed past this index and reloaded it in full."""
+        return self._reloads
+
     def load(self) -> None:
         """Load every bank and entry, remembering the change sequence the snapshot corresponds to."""
         warm_up_matching()
         with self._sync_lock, self._database.read() as session:
-            self._seq = current_seq(session)
-            for bank in session.scalars(select(Bank)):
-                self._apply_bank(bank)
-            self._load_entries_after(session, 0)
-            self._synced_at = time.monotonic()
+            self._load_all(session)
+
+    def _load_all(self, session: Session) -> None:
+        self._seq = current_seq(session)
+        for bank in session.scalars(select(Bank)):
+            self._apply_bank(bank)
+        self._load_entries_after(session, 0)
+        self._synced_at = time.monotonic()
+
+    def _reload(self, session: Session) -> None:
+        """Load new indexes in full, then put them in place of these (queries go on meanwhile)."""
+        logger.warning(
+            "match index at bank change %d is behind the trimmed change log (oldest kept: %s): reloading it",
+            self._seq,
+            oldest_seq(session),
+        )
+        fresh = Matcher(
+            self._database,
+            low_quality_threshold=self._low_quality_threshold,
+            min_quality=self._min_quality,
+            threads=self.pdq.threads,
+        )
+        fresh._load_all(session)
+        # the old PDQ index's query threads exit once it is garbage collected
+        self.pdq, self.exact, self._banks = fresh.pdq, fresh.exact, fresh._banks
+        self._max_entry_id, self._seq, self._synced_at = fresh._max_entry_id, fresh._seq, fresh._synced_at
+        self._reloads += 1
 
     def sync(self) -> int:
-        """Apply the changes committed since the last sync; returns how many were applied.
+        """Apply the changes committed since the last sync; returns how many were applied (after a full
+        reload, how many of them were still in the log).
 
         Every lease and every `index_sync_seconds` calls this, so the usual answer, nothing new, comes
         from one prebuilt statement on a bare connection before any ORM session is opened."""
@@ -121,6 +158,9 @@ class Matcher:
     def _apply_changes(self) -> int:
         with self._database.read() as session:
             changes = changes_since(session, self._seq)
+            if feed_gap(session, self._seq):  # asked after reading the changes: see its docstring
+                self._reload(session)
+                return len(changes)
             self._synced_at = time.monotonic()  # caught up with what was committed when the read began
             if not changes:
                 return 0

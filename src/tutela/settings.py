@@ -159,6 +159,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How often each process applies bank changes made by other processes to its match index.",
     )
+    bank_change_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long the bank change log keeps a change; a process whose match index fell further "
+        "behind reloads it in full.",
+    )
     policy_file: Path | None = Field(
         default=None,
         description="Policy rules (YAML, docs/policy.md) the pipeline evaluates; default: the built-in pack.",

@@ -13,18 +13,31 @@ What a follower does with each op:
     ENTRY_DISABLE
     ENTRY_DELETE                drop entry `entry_id`
     IMPORT                      the bank's entries with `change_seq == seq` were added in bulk
+
+The log is trimmed (`trim_changes`, run by every worker's retention sweep): changes older than
+`bank_change_retention_hours` are deleted, oldest first and always as a prefix of the sequence, and the newest
+change is never deleted. A follower that finds the log no longer reaches back to the change after the last one
+it applied (`feed_gap`) cannot catch up from the log and reloads its index in full instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tutela.banks.models import BankChange, BankEntry, ChangeCounter, ChangeOp
+from tutela.db.session import Database
 
 _COUNTER_ID = 1
+TRIM_BATCH = 2_000
+"""Changes deleted per transaction by `trim_changes`: each delete holds the write lock for a few ms only."""
+TRIM_MAX_BATCHES = 25
+"""Transactions one `trim_changes` call runs at most; a longer backlog is left for the next sweep, so a worker
+never stalls its jobs for long behind a large trim."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +102,61 @@ CURRENT_SEQ = select(ChangeCounter.last_seq).where(ChangeCounter.id == _COUNTER_
 def current_seq(session: Session) -> int:
     """The last issued sequence number (0 before the first change)."""
     return session.execute(select(ChangeCounter.last_seq).where(ChangeCounter.id == _COUNTER_ID)).scalar_one()
+
+
+def oldest_seq(session: Session) -> int | None:
+    """The sequence number of the oldest change still in the log (None when it holds none)."""
+    return session.execute(select(func.min(BankChange.seq))).scalar_one()
+
+
+def feed_gap(session: Session, applied: int) -> bool:
+    """Whether changes after `applied` were trimmed: a follower at `applied` cannot catch up from the log.
+
+    Ask after reading `changes_since(applied)`, never before: trimming only deletes a prefix of the sequence,
+    so when the oldest change kept now is at or below `applied + 1`, nothing after `applied` had been deleted
+    when the changes were read either. A trimmed log always keeps its newest change, so an empty log was never
+    trimmed. A sequence number issued without a change (an import that added nothing) right after `applied`
+    can make this answer True needlessly once the log was trimmed up to `applied`: a spare reload, never a
+    missed change."""
+    oldest = oldest_seq(session)
+    return oldest is not None and oldest > applied + 1
+
+
+def trim_changes(
+    database: Database,
+    before: datetime,
+    *,
+    batch: int = TRIM_BATCH,
+    max_batches: int = TRIM_MAX_BATCHES,
+) -> int:
+    """Delete the changes made before `before`, oldest first, in transactions of at most `batch` rows;
+    returns how many were deleted. Safe to run from several processes at once.
+
+    Only a prefix of the sequence is deleted (it stops at the first change not old enough, whatever the
+    clocks of the processes that wrote later ones) and the newest change always stays, which `feed_gap`
+    relies on."""
+    deleted = 0
+    for _ in range(max_batches):
+        with database.read() as session:
+            newest: int | None = session.execute(select(func.max(BankChange.seq))).scalar_one()
+            if newest is None:
+                return deleted
+            rows = session.execute(
+                select(BankChange.seq, BankChange.changed_at)
+                .where(BankChange.seq < newest)
+                .order_by(BankChange.seq)
+                .limit(batch)
+            ).all()
+        horizon = None
+        for seq, changed_at in rows:
+            if changed_at >= before:
+                break
+            horizon = seq
+        if horizon is None:
+            return deleted
+        with database.write() as session:
+            result = session.execute(delete(BankChange).where(BankChange.seq <= horizon))
+            deleted += cast(CursorResult[Any], result).rowcount
+        if len(rows) < batch or horizon != rows[-1].seq:
+            return deleted  # reached a change too recent to delete, or the newest
+    return deleted

@@ -1,18 +1,25 @@
-"""Spool retention: delete kept content whose time is up, and files no evaluation refers to.
+"""Retention sweeps run by every worker: spool files, and the bank change log.
+
+Spool: delete kept content whose time is up, and files no evaluation refers to.
 
 A file stays referenced (`evaluations.spool_name`) from the submit that wrote it until extraction, or until
 `spool_expires_at` when the verdict held it for review or the job was dead-lettered. A file nobody refers to
 comes from a crash between writing and committing (submit) or between committing and deleting (worker); it is
 deleted once older than `spool_orphan_grace_seconds`, which leaves any submit still in flight alone.
+
+Bank change log: changes older than `bank_change_retention_hours` are deleted in short transactions
+(`tutela.banks.changes.trim_changes`); a match index that fell further behind reloads in full.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from tutela.banks.changes import trim_changes
 from tutela.db.session import Database
 from tutela.db.types import utc_now
 from tutela.pipeline.models import Evaluation
@@ -60,3 +67,8 @@ def sweep_spool(database: Database, spool: Spool, *, orphan_grace_seconds: float
                 spool.delete(name)
                 orphans += 1
     return SweepResult(expired, orphans)
+
+
+def sweep_bank_changes(database: Database, *, retention_hours: float) -> int:
+    """Delete bank changes older than `retention_hours` (a bounded number per call); returns how many."""
+    return trim_changes(database, utc_now() - timedelta(hours=retention_hours))

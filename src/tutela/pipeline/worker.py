@@ -39,7 +39,7 @@ from tutela.pipeline.models import JobState
 from tutela.pipeline.notify import Notifier
 from tutela.pipeline.queue import JobQueue, LeasedJob, QueueLimits
 from tutela.pipeline.results import JobContext, Stored, policy_input, store_result, store_skipped
-from tutela.pipeline.retention import sweep_spool
+from tutela.pipeline.retention import sweep_bank_changes, sweep_spool
 from tutela.pipeline.spool import spool_for
 from tutela.policy import ValidatedPolicy, Verdict
 from tutela.policy.catalog import PolicyCatalog
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 60.0
-"""How often a worker runs the spool retention sweep."""
+"""How often a worker runs the retention sweeps (spool files, bank change log)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +124,9 @@ class Worker:
                 self.app.database,
                 self.spool,
                 orphan_grace_seconds=self.app.settings.spool_orphan_grace_seconds,
+            )
+            sweep_bank_changes(
+                self.app.database, retention_hours=self.app.settings.bank_change_retention_hours
             )
         if not notified and not (self._probe.changed() and self._has_work()):
             return 0  # nothing committed since the last look (within a second), or nothing ready
