@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select
 
+from tutela.db.rows import row_object
 from tutela.db.session import Database
 from tutela.pipeline.models import Evaluation, Item, Job, JobState
 
@@ -18,7 +19,7 @@ def get_evaluation(database: Database, evaluation_id: int) -> Evaluation | None:
     """A detached snapshot of one evaluation, or None."""
     with database.connect() as connection:
         row = connection.execute(_EVALUATION, {"evaluation_id": evaluation_id}).first()
-    return None if row is None else Evaluation(**row._asdict())
+    return None if row is None else row_object(Evaluation, row._asdict())
 
 
 def get_item(database: Database, service_id: int, content_id: str) -> Item | None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutela.db.driver_insert import DriverInsert
+from tutela.db.rows import row_object
 from tutela.db.session import Database
 from tutela.db.types import utc_now
 from tutela.errors import MediaTooLarge
@@ -156,11 +157,11 @@ def find_or_create(
     }
     if found is None:
         item_values = {**key, **fields, "created_at": now, "updated_at": now}
-        item = Item(id=_INSERT_ITEM(connection, item_values), **item_values)
+        item = row_object(Item, {"id": _INSERT_ITEM(connection, item_values), **item_values})
     else:
         connection.execute(_UPDATE_ITEM, {"item_id": found.item_id, **fields, "updated_at": now})
         stored = {column: getattr(found, f"item_{column}") for column in _ITEM_COLUMNS}
-        item = Item(**{**stored, **fields, "updated_at": now})
+        item = row_object(Item, {**stored, **fields, "updated_at": now})
     evaluation_values: dict[str, Any] = {
         "item_id": item.id,
         "service_id": service_id,
@@ -174,7 +175,9 @@ def find_or_create(
     }
     if finished is not None:
         evaluation_values.update(finished, attempts=1)
-    evaluation = Evaluation(id=_INSERT_EVALUATION(connection, evaluation_values), **evaluation_values)
+    evaluation = row_object(
+        Evaluation, {"id": _INSERT_EVALUATION(connection, evaluation_values), **evaluation_values}
+    )
     JobQueue.add(connection, evaluation.id, lane, done=finished is not None)
     return Submission(item, evaluation, created=True, new_item=found is None)
 
@@ -191,8 +194,10 @@ def find_submission(session: Session, service_id: int, content_id: str, digest: 
 
 
 def _submission(values: dict[str, Any], *, created: bool) -> Submission:
-    item = Item(**{column: values[f"item_{column}"] for column in _ITEM_COLUMNS})
-    evaluation = Evaluation(**{column: values[f"evaluation_{column}"] for column in _EVALUATION_COLUMNS})
+    item = row_object(Item, {column: values[f"item_{column}"] for column in _ITEM_COLUMNS})
+    evaluation = row_object(
+        Evaluation, {column: values[f"evaluation_{column}"] for column in _EVALUATION_COLUMNS}
+    )
     return Submission(item, evaluation, created=created)
 
 
