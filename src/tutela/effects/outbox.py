@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from tutela.db.driver_insert import DriverInsert
+from tutela.db.driver import DriverInsert, DriverQuery
 from tutela.db.types import utc_now
 from tutela.effects.models import DeliveryState, OutboxEvent, WebhookDelivery, WebhookEndpoint
 
@@ -40,8 +40,10 @@ class QueuedEvent:
 
 _INSERT_EVENT = DriverInsert(OutboxEvent)
 _INSERT_DELIVERY = insert(WebhookDelivery)
-_ENABLED_ENDPOINTS = select(WebhookEndpoint.id).where(
-    WebhookEndpoint.service_id == bindparam("service_id"), WebhookEndpoint.enabled.is_(True)
+_ENABLED_ENDPOINTS = DriverQuery(
+    select(WebhookEndpoint.id).where(
+        WebhookEndpoint.service_id == bindparam("service_id"), WebhookEndpoint.enabled.is_(True)
+    )
 )
 _LAST_ITEM_SEQ = select(func.max(OutboxEvent.item_seq)).where(OutboxEvent.item_id == bindparam("item_id"))
 """Statements built once: building and cache-keying a statement per call cost more than running it."""
@@ -86,7 +88,7 @@ def enqueue(
         },
     )
     event = replace(event, id=inserted)
-    endpoint_ids = connection.execute(_ENABLED_ENDPOINTS, {"service_id": service_id}).scalars().all()
+    endpoint_ids = [row[0] for row in _ENABLED_ENDPOINTS.rows(connection, {"service_id": service_id})]
     event = replace(event, deliveries=len(endpoint_ids))
     if endpoint_ids:
         connection.execute(

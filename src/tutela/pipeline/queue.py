@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from tutela.db.driver_insert import DriverInsert
+from tutela.db.driver import DriverInsert
 from tutela.db.session import Database
 from tutela.db.types import utc_now
 from tutela.effects.outbox import enqueue

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tutela.db.driver_insert import DriverInsert
+from tutela.db.driver import DriverInsert, DriverQuery
 from tutela.db.rows import row_object
 from tutela.db.session import Database
 from tutela.db.types import utc_now
@@ -141,7 +141,9 @@ def find_or_create(
     and does not count against the queue limit, since it never waits in the queue.
     """
     key = {"service_id": service_id, "content_id": content_id}
-    found = connection.execute(_ITEM_AND_EVALUATION, {**key, "digest": digest}).first()
+    found = None
+    if _ITEM_EXISTS.rows(connection, key):  # most submissions are of a new item: one cheap look first
+        found = connection.execute(_ITEM_AND_EVALUATION, {**key, "digest": digest}).first()
     if found is not None and found.evaluation_id is not None:
         return _submission(found._asdict(), created=False)
     if finished is None:
@@ -219,6 +221,11 @@ _ITEM_AND_EVALUATION = (
     .where(Item.service_id == bindparam("service_id"), Item.content_id == bindparam("content_id"))
 )
 """The item of (service, content id), with its evaluation of the digest when there is one."""
+_ITEM_EXISTS = DriverQuery(
+    select(Item.id).where(
+        Item.service_id == bindparam("service_id"), Item.content_id == bindparam("content_id")
+    )
+)
 _UPDATE_ITEM = (
     update(Item)
     .where(Item.id == bindparam("item_id"))

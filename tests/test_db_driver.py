@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, bindparam, insert, select, text
 
 from tutela.app import Tutela
 from tutela.db.base import Base
-from tutela.db.driver_insert import DriverInsert
+from tutela.db.driver import DriverInsert, DriverQuery
 from tutela.effects.models import OutboxEvent
 from tutela.pipeline.models import Evaluation, Item, Job
 from tutela.settings import Settings
@@ -90,4 +90,24 @@ def test_columns_with_python_defaults_must_be_given(settings: Settings) -> None:
         app.database.write_connection() as connection,
     ):
         DriverInsert(Item)(connection, values)
+    app.close()
+
+
+def test_a_driver_query_returns_the_rows_sqlalchemy_returns(settings: Settings) -> None:
+    app = Tutela.open(settings)
+    service = app.services.create("s")
+    by_service = DriverQuery(
+        select(Item.id, Item.content_id)
+        .where(Item.service_id == bindparam("service_id"), Item.created_at < bindparam("before"))
+        .order_by(Item.id)
+    )
+    with app.database.write_connection() as connection:
+        for n in range(3):
+            item = _rows(0, 0)[0][1] | {"service_id": service.id, "content_id": f"c{n}"}
+            DriverInsert(Item)(connection, item | {"created_at": NOW + timedelta(minutes=n)})
+        for before in (NOW, NOW + timedelta(minutes=1, seconds=1), ELSEWHERE):  # a timestamp bind, converted
+            values = {"service_id": service.id, "before": before}
+            expected = [tuple(row) for row in connection.execute(by_service.statement, values)]
+            assert by_service.rows(connection, values) == expected
+        assert len(by_service.rows(connection, {"service_id": service.id, "before": NOW + timedelta(1)})) == 3
     app.close()
