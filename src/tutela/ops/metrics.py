@@ -13,18 +13,25 @@ reports every process, whichever one answers it:
   process, and summing them would count them N times;
 - match index values (entries, bytes, applied change, lag): one series per live process, label `pid`, since
   each process holds its own index; alert on the largest lag;
+- `tutela_index_full_reloads_total`: full reloads of match indexes, summed over the processes like requests;
 - `tutela_process_http_requests_total{pid}`: requests answered by each process (how connections spread).
 
-Only one `Metrics` may record per process in that mode: they would share the same file entries.
+In that mode a process writes each value to one entry of its files, so every `Metrics` of the process records
+into the process's one set of collectors (a second set would overwrite the first's counts); the index gauges
+are then those of the object that recorded last. In memory (one server process, the tests) every `Metrics`
+has collectors of its own.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -34,17 +41,17 @@ from tutela.pipeline.reads import queue_depth
 
 if TYPE_CHECKING:
     from tutela.app import Tutela
+    from tutela.matcher import Matcher
 
 GaugeSource = Callable[["Tutela"], dict[str, float]]
 STATE = "tutela_state"
 STATE_HELP = "Engine state: read from the database at scrape time, or of one process's match index"
 
 
-class Metrics:
-    """The application's metrics; other packages add database-read gauge sources with `add_source`."""
+class _Collectors:
+    """What a `Metrics` records into."""
 
-    def __init__(self, multiprocess_dir: Path | None = None) -> None:
-        self.multiprocess_dir = multiprocess_dir or multiprocess_metrics.directory_from_env()
+    def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "tutela_http_requests",
@@ -60,6 +67,51 @@ class Metrics:
             registry=self.registry,
         )
         self.index = Gauge(STATE, STATE_HELP, ["name"], registry=None, multiprocess_mode="liveall")
+        self.index_reloads = Counter(
+            "tutela_index_full_reloads",
+            "Full reloads of a match index that fell behind the trimmed bank change log (further behind than "
+            "bank_change_retention_hours): each loads every entry again; a rising count means index sync "
+            "stalls for that long, or the retention is too short",
+            registry=self.registry,
+        )
+        self._reloads_counted: WeakKeyDictionary[Matcher, int] = WeakKeyDictionary()
+        self._reloads_lock = threading.Lock()  # the index-sync loop and a scrape may both record
+
+    def count_reloads(self, matcher: Matcher) -> None:
+        """Add the reloads of `matcher` not counted yet."""
+        with self._reloads_lock:
+            reloads = matcher.reloads
+            self.index_reloads.inc(reloads - self._reloads_counted.get(matcher, 0))
+            self._reloads_counted[matcher] = reloads
+
+
+_process_lock = threading.Lock()
+
+
+@cache
+def _process_collectors() -> _Collectors:
+    return _Collectors()
+
+
+def _collectors() -> _Collectors:
+    """The process's one set when it writes its values to the shared files, else a new set."""
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        return _Collectors()
+    with _process_lock:
+        return _process_collectors()
+
+
+class Metrics:
+    """The application's metrics; other packages add database-read gauge sources with `add_source`."""
+
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir or multiprocess_metrics.directory_from_env()
+        self._collectors = _collectors()
+        self.registry = self._collectors.registry
+        self.requests = self._collectors.requests
+        self.latency = self._collectors.latency
+        self.index = self._collectors.index
+        self.index_reloads = self._collectors.index_reloads
         self._sources: list[GaugeSource] = [_change_state, _queue_state, _delivery_state]
 
     def add_source(self, source: GaugeSource) -> None:
@@ -69,6 +121,7 @@ class Metrics:
         """This process's match index: after each index sync, so other processes' scrapes see it fresh."""
         for name, value in _index_state(app).items():
             self.index.labels(name=name).set(value)
+        self._collectors.count_reloads(app.matcher)
 
     def render(self, app: Tutela) -> bytes:
         """The Prometheus text exposition of every metric, of every server process."""
