@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tutela.app import Tutela
-from tutela.banks import BankCategory
+from tutela.banks import BankCategory, BankFileFormat, import_entries, read_records
 from tutela.banks.changes import trim_changes
 from tutela.banks.models import BankChange
 from tutela.db.types import utc_now
@@ -164,3 +164,18 @@ def test_a_current_process_keeps_following_the_log(writer: Tutela, follower: Tut
     assert follower.matcher.reloads == 0
     assert follower.matcher.pdq is index
     assert matched_entries(follower, [value]) == [{entry_id}]
+
+
+def test_a_sequence_number_without_a_logged_change_is_passed_over(writer: Tutela, follower: Tutela) -> None:
+    """An import that adds nothing takes a number and logs no change; the index moves past it anyway, so
+    later syncs do not read the log again for nothing."""
+    md5 = "0123456789abcdef" * 2
+    imports = [import_entries(writer.banks, BANK, read_records(BankFileFormat.PLAIN, [md5])) for _ in "ab"]
+    assert [(report.added, report.duplicates) for report in imports] == [(1, 0), (0, 1)]
+    assert writer.banks.current_seq() == logged_seqs(writer)[-1] + 1
+
+    assert follower.matcher.sync() == 1
+    assert follower.matcher.seq == writer.banks.current_seq()
+    assert [m.entry_id for m in follower.matcher.lookup("md5", md5)] == [
+        e.id for e in writer.banks.iter_entries(BANK)
+    ]

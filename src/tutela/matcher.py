@@ -147,7 +147,7 @@ class Matcher:
             if newest == self._seq:
                 self._synced_at = started  # caught up with what was committed when the read began
                 return 0
-            return self._apply_changes()
+            return self._apply_changes(newest)
 
     def confirm_current(self, at: float) -> None:
         """Nothing was committed since this index's last sync read the change log (a `ChangeProbe` said so):
@@ -155,7 +155,13 @@ class Matcher:
         with self._sync_lock:
             self._synced_at = max(self._synced_at, at)
 
-    def _apply_changes(self) -> int:
+    def _apply_changes(self, newest: int) -> int:
+        """Apply the logged changes after this index's sequence; `newest` is the counter as read before.
+
+        A sequence number can have no logged change (an import that added nothing), so the index moves to
+        `newest` even past its last logged change: every number up to it had committed when it was read, and
+        the read below sees all of their rows. Otherwise such a number at the head of the log would make
+        every later sync read the log again, finding nothing."""
         with self._database.read() as session:
             changes = changes_since(session, self._seq)
             if feed_gap(session, self._seq):  # asked after reading the changes: see its docstring
@@ -163,6 +169,7 @@ class Matcher:
                 return len(changes)
             self._synced_at = time.monotonic()  # caught up with what was committed when the read began
             if not changes:
+                self._seq = max(self._seq, newest)
                 return 0
             new_entries = False
             for change in changes:
@@ -179,7 +186,7 @@ class Matcher:
                     self._apply_entry_change(session, change.op, change.entry_id)
             if new_entries:
                 self._load_entries_after(session, self._max_entry_id)
-            self._seq = changes[-1].seq
+            self._seq = max(changes[-1].seq, newest)
             return len(changes)
 
     def lookup(self, signal_type: str, value: str, *, banks: Iterable[str] | None = None) -> list[Match]:
