@@ -27,7 +27,6 @@ from tutela.api.request_metrics import RequestMetrics
 from tutela.api.routes import banks, hma_curation, hma_matching, items, ops, services
 from tutela.app import Tutela
 from tutela.ops.gil import apply_switch_interval
-from tutela.ops.metrics import Metrics
 from tutela.settings import get_settings
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -85,8 +84,6 @@ def create_app(
     app.state.open_networks = [
         ipaddress.ip_network(network, strict=False) for network in tutela.settings.hma_open_networks
     ]
-    if not hasattr(tutela, "metrics"):
-        tutela.metrics = Metrics()
     errors.install(app)
     # Added first, so it is the innermost middleware: the fast paths' own answers (multipart uploads and
     # lookups by hash) never pass through it; what they hand on to the routes does.
