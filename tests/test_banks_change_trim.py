@@ -14,17 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from tests.bank_log_support import add_pdq, age_changes, random_pdq, writer_with_bank
 from tutela.app import Tutela
-from tutela.banks import BankCategory, BankFileFormat, import_entries, read_records
+from tutela.banks import BankFileFormat, import_entries, read_records
 from tutela.banks.changes import trim_changes
 from tutela.banks.models import BankChange
 from tutela.db.types import utc_now
 from tutela.pipeline.retention import sweep_bank_changes
 from tutela.settings import Settings
-from tutela.signals import Signal
 
 BANK = "trim-test"
-OLD = utc_now() - timedelta(days=30)
 
 
 @pytest.fixture
@@ -34,10 +33,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def writer(settings: Settings) -> Iterator[Tutela]:
-    app = Tutela.open(settings)
-    app.banks.create_bank(BANK, BankCategory.OWN_CONFIRMED)
-    yield app
-    app.close()
+    with writer_with_bank(settings, BANK) as app:
+        yield app
 
 
 @pytest.fixture
@@ -47,19 +44,8 @@ def follower(writer: Tutela, settings: Settings) -> Iterator[Tutela]:
     app.close()
 
 
-def random_pdq(rng: random.Random) -> str:
-    """A random 256-bit PDQ hash (hex): no image behind it, and ~128 bits from any other."""
-    return f"{rng.getrandbits(256):064x}"
-
-
 def add(app: Tutela, value: str) -> int:
-    return app.banks.add_entry(BANK, Signal("pdq", value, quality=100)).id
-
-
-def age_changes(app: Tutela, through_seq: int) -> None:
-    """Backdate the changes up to `through_seq`, as if they were made a month ago."""
-    with app.database.write() as session:
-        session.execute(update(BankChange).where(BankChange.seq <= through_seq).values(changed_at=OLD))
+    return add_pdq(app, BANK, value)
 
 
 def logged_seqs(app: Tutela) -> list[int]:

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
 
 from tests.api_support import ApiHarness, harness
+from tests.bank_log_support import add_pdq, age_changes, random_pdq, writer_with_bank
 from tutela.app import Tutela
 from tutela.auth import Role
-from tutela.banks import BankCategory
-from tutela.banks.models import BankChange
-from tutela.db.types import utc_now
 from tutela.pipeline.retention import sweep_bank_changes
 from tutela.settings import Settings
-from tutela.signals import Signal
 
 BANK = "reload-metrics"
 RELOADS = "tutela_index_full_reloads_total"
@@ -30,10 +25,8 @@ RELOADS = "tutela_index_full_reloads_total"
 
 @pytest.fixture
 def writer(settings: Settings) -> Iterator[Tutela]:
-    app = Tutela.open(settings)
-    app.banks.create_bank(BANK, BankCategory.OWN_CONFIRMED)
-    yield app
-    app.close()
+    with writer_with_bank(settings, BANK) as app:
+        yield app
 
 
 @pytest.fixture
@@ -43,17 +36,14 @@ def api(writer: Tutela, settings: Settings) -> Iterator[ApiHarness]:
 
 
 def add(app: Tutela, rng: random.Random) -> None:
-    app.banks.add_entry(BANK, Signal("pdq", f"{rng.getrandbits(256):064x}", quality=100))
+    add_pdq(app, BANK, random_pdq(rng))
 
 
 def fall_behind_the_trimmed_log(writer: Tutela, rng: random.Random) -> None:
     """Two changes the follower has not applied, aged a month and trimmed, then a recent one."""
     add(writer, rng)
     add(writer, rng)
-    with writer.database.write() as session:
-        old = utc_now() - timedelta(days=30)
-        stmt = update(BankChange).where(BankChange.seq <= writer.banks.current_seq()).values(changed_at=old)
-        session.execute(stmt)
+    age_changes(writer, writer.banks.current_seq())
     add(writer, rng)
     assert sweep_bank_changes(writer.database, retention_hours=24) > 0
 
