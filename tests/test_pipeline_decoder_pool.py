@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.pipeline_support import HOOKS, image, pdq_of
-from tutela.pipeline import DecoderCrashed, DecoderPool, DecoderTimedOut
+from tutela.pipeline import DecoderCrashed, DecoderPool, DecoderTimedOut, decoder_pool
 from tutela.settings import Settings
 from tutela.signals.extract import Extraction
 
@@ -123,3 +123,22 @@ def test_a_cancelled_await_returns_its_child_once_the_reply_is_in(pool: DecoderP
         content = image(seed + 10, 48)
         assert pool.extract(content).signal("pdq") == pdq_of(content)
     assert pool.replaced == before
+
+
+def test_large_content_is_sent_from_a_thread(pool: DecoderPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past LOOP_SEND_MAX_BYTES the write would hold up the event loop: `extract` runs in the executor."""
+    calls = []
+    blocking = pool.extract
+
+    def counted(data: bytes, types: Collection[str] | None = None) -> Extraction:
+        calls.append(len(data))
+        return blocking(data, types)
+
+    content = image(7, 64)
+    monkeypatch.setattr(decoder_pool, "LOOP_SEND_MAX_BYTES", len(content) - 1)
+    monkeypatch.setattr(pool, "extract", counted)
+    assert asyncio.run(pool.extract_async(content)).signal("pdq") == pdq_of(content)
+    assert calls == [len(content)]
+    monkeypatch.setattr(decoder_pool, "LOOP_SEND_MAX_BYTES", len(content))
+    assert asyncio.run(pool.extract_async(content)).signal("pdq") == pdq_of(content)
+    assert calls == [len(content)]  # written from the loop this time

@@ -46,6 +46,12 @@ logger = logging.getLogger(__name__)
 __all__ = ["DecoderConfig", "DecoderHooks", "DecoderPool"]
 
 
+LOOP_SEND_MAX_BYTES = 1 << 20
+"""Largest content `extract_async` writes to a decoder from the event loop. Writing blocks until the content
+fits in the pipe (a few hundred kB) or the child has read the rest, which it does at memory speed: ~0.5 ms
+per MB that every other request on the loop would wait; larger content is sent from a thread."""
+
+
 @dataclass(frozen=True, slots=True)
 class PoolTimeouts:
     call_seconds: float
@@ -134,9 +140,11 @@ class DecoderPool:
         """`extract` for the event loop: the request is written at once (an idle child is reading its pipe)
         and the reply awaited as the pipe becomes readable, so no thread is involved. A thread hop each way
         cost more than the pipe itself (an upload lookup went from ~6.2 to ~7.2 ms of CPU when it waited in
-        a thread). With no ready idle child, or for the blocking parts (replacing a child), it uses the
-        loop's executor."""
+        a thread). With no ready idle child, for content past `LOOP_SEND_MAX_BYTES`, or for the blocking
+        parts (replacing a child), it uses the loop's executor."""
         loop = asyncio.get_running_loop()
+        if len(data) > LOOP_SEND_MAX_BYTES:
+            return await loop.run_in_executor(None, self.extract, data, types)
         try:
             child = self._idle.get_nowait()
         except queue.Empty:
