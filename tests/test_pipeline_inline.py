@@ -90,6 +90,20 @@ def test_an_inline_evaluation_stores_the_signals_extract_gives(runtime: Pipeline
     assert evaluation.signals[-1]["value"] == hashlib.sha256(content).hexdigest()
 
 
+def test_a_queued_evaluation_stores_the_same_signals(tmp_path: Path) -> None:
+    """The worker's decoder skips SHA-256 too (the evaluation's digest is it)."""
+    content = image(207)
+    with (
+        harness(pipeline_settings(tmp_path, wait_inline=False)) as built,
+        PipelineRuntime(built.app) as started,
+    ):
+        _, evaluation = started.submit_and_wait(
+            service_id=built.service_id, content_id="queued", context=PUBLIC, content=content, timeout=30
+        )
+        expected = extract(content, MediaLimits.from_settings(built.app.settings)).signals
+        assert evaluation.signals == [signal_to_json(s) for s in expected]
+
+
 def test_a_held_item_keeps_its_content_in_the_spool(runtime: PipelineRuntime, h: Harness) -> None:
     _, evaluation = runtime.submit_and_wait(
         service_id=h.service_id, content_id="held", context=PUBLIC, content=MATCHING, timeout=30

@@ -43,7 +43,7 @@ from tutela.pipeline.retention import sweep_bank_changes, sweep_spool
 from tutela.pipeline.spool import spool_for
 from tutela.policy import ValidatedPolicy, Verdict
 from tutela.policy.catalog import PolicyCatalog
-from tutela.signals.extract import Extraction
+from tutela.signals.extract import BUT_SHA256, Extraction
 
 if TYPE_CHECKING:
     from tutela.app import Tutela
@@ -253,8 +253,8 @@ class Worker:
         except SpoolError as exc:
             self._fail(context.job, str(exc), permanent=True)
             return None
-        try:
-            return self.pool.extract(data)
+        try:  # the digest is the content's SHA-256, computed at submit (as `tutela.pipeline.inline` does)
+            return self.pool.extract(data, BUT_SHA256).with_sha256(context.digest)
         except DecoderError as exc:
             self._fail(context.job, str(exc))
             return None
