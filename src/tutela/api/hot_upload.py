@@ -5,7 +5,7 @@ process, and FastAPI's routing, dependency solving, parameter validation, `Reque
 added ~0.6-1 ms per upload on the event loop, which at ~8 ms per upload was the part a faster decoder cannot
 win back. This middleware answers only the happy path, with the route's own pieces: the key check and
 permission of its `require` dependency (`auth.authenticate`), the one-file cut of `hma_common`
-(`lean_boundary`, `cut_single_file`), `extract_requested_async` (a decoder process, awaited without a thread),
+(`lean_boundary`, `cut_single_file`), `extract_requested` (a decoder process, awaited without a thread),
 the shared `LookupBatcher` and the route's answer builder (`hma_matching.match_extracted`), serialised by
 pydantic as FastAPI serialises it, so the body and headers are byte-identical. Whatever the headers and query
 settle (another method, path or content type, a query parameter it does not take (`types`, unknown, repeated),
@@ -36,7 +36,7 @@ from tutela.api.asgi_parts import (
     read_body,
     scope_principal,
 )
-from tutela.api.routes.hma_common import cut_single_file, extract_requested_async, lean_boundary
+from tutela.api.routes.hma_common import cut_single_file, extract_requested, lean_boundary
 from tutela.api.routes.hma_matching import match_extracted
 
 PATH = "/m/lookup"
@@ -102,5 +102,5 @@ class HotUpload:
             return None
         # Its HTTPException (content the decoder crashed or hung on) is answered as the route would: going
         # through to the route would decode it a second time.
-        extraction, signals = await extract_requested_async(tutela, data, None)
+        extraction, signals = await extract_requested(tutela, data, None)
         return to_json(await match_extracted(self.state.lookups, extraction, signals, banks))

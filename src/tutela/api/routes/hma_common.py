@@ -143,21 +143,9 @@ def _is_file_part(head: bytes) -> bool:
     return b"name" in options and b"filename" in options
 
 
-def extract_requested(app: Tutela, data: bytes, types: str | None) -> tuple[Extraction, list[Signal]]:
-    """Extract `data` in a decoder process and keep the requested signals; 422 when the decoder failed or
-    a signal the caller named is missing. Blocks: for threads."""
-    names, named = requested_types(types)
-    try:
-        extraction = app.pipeline.decoders().extract(data, names)
-    except DecoderError as exc:  # a crash or hang of the decoder on this content
-        raise HTTPException(422, f"could not decode the content: {exc}") from None
-    return extraction, _requested(extraction, names, named)
-
-
-async def extract_requested_async(
-    app: Tutela, data: bytes, types: str | None
-) -> tuple[Extraction, list[Signal]]:
-    """`extract_requested` awaited on the event loop (`DecoderPool.extract_async`)."""
+async def extract_requested(app: Tutela, data: bytes, types: str | None) -> tuple[Extraction, list[Signal]]:
+    """Extract `data` in a decoder process (`DecoderPool.extract_async`, awaited on the event loop) and keep
+    the requested signals; 422 when the decoder failed or a signal the caller named is missing."""
     names, named = requested_types(types)
     pool = app.pipeline.pool
     try:

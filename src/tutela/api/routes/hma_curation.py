@@ -18,7 +18,7 @@ from tutela.api.routes.hma_common import (
     BanksWrite,
     EntriesWrite,
     Types,
-    extract_requested_async,
+    extract_requested,
     fetch_content,
     upload_bytes,
 )
@@ -112,7 +112,7 @@ async def add_content(
         data = await upload_bytes(request, app)
     else:
         raise HTTPException(400, "neither `url` nor a multipart file upload was received")
-    signals = (await extract_requested_async(app, data, types))[1]
+    signals = (await extract_requested(app, data, types))[1]
     return await run_in_threadpool(_bank_signals, app, name, signals, principal, source_id)
 
 

@@ -19,7 +19,6 @@ from tutela.api.routes.hma_common import (
     Status,
     Types,
     extract_requested,
-    extract_requested_async,
     fetch_content,
     hex_signals,
     upload_bytes,
@@ -37,9 +36,11 @@ MatchesByBank = dict[str, list[dict[str, Any]]]
 
 
 @router.get("/h/hash")
-def hash_url(app: App, _: Hashing, url: Annotated[str, Query()], types: Types = None) -> dict[str, str]:
-    """Fetch `url` and return its hashes by signal type, e.g. `{"pdq": "<64 hex>", "md5": "<32 hex>"}`."""
-    return hex_signals(extract_requested(app, fetch_content(app, url), types)[1])
+async def hash_url(app: App, _: Hashing, url: Annotated[str, Query()], types: Types = None) -> dict[str, str]:
+    """Fetch `url` (in the thread pool) and return its hashes by signal type, e.g.
+    `{"pdq": "<64 hex>", "md5": "<32 hex>"}`."""
+    data = await run_in_threadpool(fetch_content, app, url)
+    return hex_signals((await extract_requested(app, data, types))[1])
 
 
 @router.post("/h/hash")
@@ -47,7 +48,7 @@ def hash_url(app: App, _: Hashing, url: Annotated[str, Query()], types: Types = 
 async def hash_upload(request: Request, app: App, _: Hashing, types: Types = None) -> dict[str, str]:
     """Hash one uploaded file (multipart/form-data, any field name)."""
     data = await upload_bytes(request, app)
-    return hex_signals((await extract_requested_async(app, data, types))[1])
+    return hex_signals((await extract_requested(app, data, types))[1])
 
 
 @router.get("/m/lookup")
@@ -155,7 +156,7 @@ def bank_names(banks: str | None) -> list[str] | None:
 async def _lookup_content(
     request: Request, app: Tutela, data: bytes, types: str | None, banks: str | None
 ) -> dict[str, MatchesByBank]:
-    extraction, signals = await extract_requested_async(app, data, types)
+    extraction, signals = await extract_requested(app, data, types)
     return await match_extracted(request.app.state.lookups, extraction, signals, banks)
 
 
