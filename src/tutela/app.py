@@ -49,6 +49,7 @@ class Tutela:
             low_quality_threshold=settings.pdq_low_quality_threshold,
             min_quality=settings.pdq_min_quality,
             threads=settings.index_threads or max(1, len(os.sched_getaffinity(0)) // settings.serve_workers),
+            chunk_tables=settings.index_chunk_tables,
         )
 
     @classmethod

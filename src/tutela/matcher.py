@@ -25,6 +25,7 @@ from tutela.banks.changes import CURRENT_SEQ, changes_since, current_seq, feed_g
 from tutela.banks.models import Bank, BankEntry, ChangeOp
 from tutela.db.session import Database
 from tutela.matching import ExactIndex, PdqIndex
+from tutela.matching.pdq_index import TABLE_MIN_ROWS
 from tutela.matching.warmup import warm_up_matching
 from tutela.signals.extract import Extraction
 from tutela.signals.pdq.signal import PDQ
@@ -72,13 +73,16 @@ class Matcher:
         low_quality_threshold: int | None,
         min_quality: int,
         threads: int | None = None,
+        chunk_tables: bool = False,
     ) -> None:
         self._database = database
         self._min_quality = min_quality
         self._low_quality_threshold = low_quality_threshold
         # None: low-quality hashes (flat images) never match perceptually: neither indexed nor queried.
         self._low_quality_matches = low_quality_threshold is not None
-        self.pdq = PdqIndex(low_quality_threshold=low_quality_threshold or 0, threads=threads)
+        self.pdq = PdqIndex(
+            low_quality_threshold=low_quality_threshold or 0, threads=threads, chunk_tables=chunk_tables
+        )
         self.exact = ExactIndex()
         self._banks: dict[int, _BankInfo] = {}
         self._seq = 0
@@ -127,6 +131,7 @@ class Matcher:
             low_quality_threshold=self._low_quality_threshold,
             min_quality=self._min_quality,
             threads=self.pdq.threads,
+            chunk_tables=self.pdq.chunk_tables,
         )
         fresh._load_all(session)
         # the old PDQ index's query threads exit once it is garbage collected
@@ -307,7 +312,11 @@ class Matcher:
             self.exact.set_enabled(entry_id, enabled)
 
     def _load_entries_after(self, session: Session, after_id: int) -> None:
-        """Append entries with id > `after_id`, in ascending id order, in batches."""
+        """Append entries with id > `after_id`, in ascending id order, in batches.
+
+        Each batch becomes a segment of the PDQ index; after a load large enough for chunk tables, the
+        segments are merged so that the tables cover them (at 1M entries ~0.3 s, queries going on)."""
+        loaded = 0
         while True:
             rows = session.execute(
                 select(
@@ -323,10 +332,13 @@ class Matcher:
                 .limit(_LOAD_BATCH)
             ).all()
             if not rows:
-                return
+                break
             self._add_rows(rows)
+            loaded += len(rows)
             after_id = rows[-1][0]
             self._max_entry_id = max(self._max_entry_id, after_id)
+        if self.pdq.chunk_tables and loaded >= TABLE_MIN_ROWS:
+            self.pdq.compact()
 
     def _add_rows(self, rows: Sequence[tuple[int, int, str, str, int | None, bool]]) -> None:
         pdq_rows = [

@@ -131,6 +131,13 @@ class Settings(BaseSettings):
         "serve_workers (at least 1), since with several server processes the processes are the parallelism "
         "and a scan split across threads costs more CPU per query.",
     )
+    index_chunk_tables: bool = Field(
+        default=True,
+        description="Give each large part of the PDQ index (65,536 entries or more) multi-index hashing "
+        "tables: 64 more bytes per PDQ entry in every server and worker process, and a single lookup at "
+        "1M entries reads a few thousand of them instead of scanning all (0.2 against 1.6-2.3 ms). "
+        "Lookups whose buckets are crowded (many near-identical bank hashes) scan as before.",
+    )
     serve_worker_healthcheck_seconds: int = Field(
         default=60,
         ge=1,

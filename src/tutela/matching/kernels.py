@@ -1,9 +1,12 @@
 """Numba kernels for exact PDQ range search: hardware popcount and two blocked scans.
 
-Why brute force: an exact answer (recall 1.0 at every distance up to the threshold) with a memory budget of
-40 bytes per entry leaves no room for multi-index hashing tables, and a well-blocked scan is already several
-times faster than those tables on correlated data. The scans stay exact by filtering with a *lower bound* of
-the Hamming distance and verifying every survivor in full:
+Why a scan: an exact answer (recall 1.0 at every distance up to the threshold) within 40 bytes per entry
+leaves no room for multi-index hashing tables, and a well-blocked scan of a batch is several times faster
+than those tables on correlated data. (The service can add the tables, `chunk_tables.py`, for single
+queries over spread-out hashes; queries whose buckets are crowded still come here.)
+
+The scans stay exact by filtering with a *lower bound* of the Hamming distance and verifying every
+survivor in full:
 
     popcount(d0 | d1 | d2 | d3) <= popcount(d0) + popcount(d1) + popcount(d2) + popcount(d3)
 
@@ -49,7 +52,7 @@ Rule = tuple[
     npt.NDArray[np.uint8],  # bank_on
     int,  # lq_thr
 ]
-"""What `_accept` needs for a candidate pair, passed as one tuple (numba unpacks it at compile time)."""
+"""What `accept` needs for a candidate pair, passed as one tuple (numba unpacks it at compile time)."""
 
 FLAG_ENABLED = 1
 FLAG_LOW_QUALITY = 2
@@ -116,14 +119,14 @@ prefetch: Any = _prefetch_row
 
 
 @njit(nogil=True, cache=True)
-def _grow(out: I64) -> I64:
+def grow(out: I64) -> I64:
     bigger = np.empty((out.shape[0] * 2, 3), dtype=np.int64)
     bigger[: out.shape[0]] = out
     return bigger
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _accept(
+def accept(
     row: int,
     dist: int,
     query_lq: bool,
@@ -150,7 +153,7 @@ def _accept(
 def _verify(
     words: npt.NDArray[np.uint64], rule: Rule, cand_q: I64, cand_row: I64, nc: int, out: I64, k: int
 ) -> tuple[I64, int]:
-    """Full distance and `_accept` for candidates 0..nc; matches are appended to `out` from row k."""
+    """Full distance and `accept` for candidates 0..nc; matches are appended to `out` from row k."""
     slots, flags, queries, qmax, qlq, bank_thr, bank_on, lq_thr = rule
     for c in range(nc):
         j = cand_q[c]
@@ -158,9 +161,9 @@ def _verify(
         d = 0
         for w in range(4):
             d += popcount(words[w, r] ^ queries[j, w])
-        if d <= qmax[j] and _accept(r, d, qlq[j], slots, flags, bank_thr, bank_on, lq_thr):
+        if d <= qmax[j] and accept(r, d, qlq[j], slots, flags, bank_thr, bank_on, lq_thr):
             if k == out.shape[0]:
-                out = _grow(out)
+                out = grow(out)
             out[k, 0] = j
             out[k, 1] = r
             out[k, 2] = d

@@ -9,6 +9,10 @@ removed rows.
 Why no per-entry dict: entry ids are database primary keys and arrive in increasing order, so every segment's
 `ids` column is sorted and the segments are ordered; an id is found by two binary searches.
 
+Sealed segments of at least `table_min_rows` rows get multi-index hashing tables (`chunk_tables.py`) when the
+store is given that option: sealed rows never move, so tables built once stay valid (flags are read from the
+segment when candidates are verified).
+
 Readers never lock: `snapshot()` returns the segments with their current sizes. Appends write rows past a
 reader's size before publishing the new size, and sealing or merging builds new arrays instead of editing old
 ones. Flag changes are single-byte writes, visible to the next query.
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tutela.matching.chunk_tables import ChunkTables, build_tables
 from tutela.matching.kernels import FLAG_REMOVED
 
 MIN_GROWING_ROWS = 1024
@@ -39,6 +44,7 @@ class Segment:
     slots: npt.NDArray[np.uint16]
     flags: npt.NDArray[np.uint8]
     size: int
+    tables: ChunkTables | None = None
 
     @classmethod
     def empty(cls, capacity: int) -> Segment:
@@ -56,7 +62,8 @@ class Segment:
 
     @property
     def nbytes(self) -> int:
-        return self.words.nbytes + self.ids.nbytes + self.slots.nbytes + self.flags.nbytes
+        columns = self.words.nbytes + self.ids.nbytes + self.slots.nbytes + self.flags.nbytes
+        return columns + (self.tables.nbytes if self.tables is not None else 0)
 
 
 def _concat(parts: list[Segment], keep_removed: bool) -> Segment:
@@ -80,7 +87,8 @@ def _concat(parts: list[Segment], keep_removed: bool) -> Segment:
 class SegmentStore:
     """The ordered segments of one index; mutations are serialised by the caller."""
 
-    def __init__(self) -> None:
+    def __init__(self, table_min_rows: int | None = None) -> None:
+        self.table_min_rows = table_min_rows
         self.sealed: list[Segment] = []
         self.growing: Segment | None = None
         self.rows = 0  # rows stored, removed ones included
@@ -110,7 +118,7 @@ class SegmentStore:
             return
         else:
             parts = [g, segment] if g is not None and g.size else [segment]
-            self.sealed.append(_concat(parts, keep_removed=True) if len(parts) > 1 else segment)
+            self.sealed.append(self._sealed(_concat(parts, keep_removed=True) if len(parts) > 1 else segment))
             self.growing = None
             if len(self.sealed) > MAX_SEALED:
                 self.compact()
@@ -119,10 +127,16 @@ class SegmentStore:
     def compact(self) -> None:
         """Merge every segment into one exactly sized sealed segment without removed rows."""
         parts = [s for s in self.sealed + ([self.growing] if self.growing else []) if s.size]
-        self.sealed = [_concat(parts, keep_removed=False)] if parts else []
+        self.sealed = [self._sealed(_concat(parts, keep_removed=False))] if parts else []
         self.growing = None
         self.rows -= self.removed
         self.removed = 0
+
+    def _sealed(self, segment: Segment) -> Segment:
+        """`segment` with chunk tables when it is large enough and the store builds them."""
+        if self.table_min_rows is not None and segment.size >= self.table_min_rows:
+            segment.tables = build_tables(segment.words, segment.size)
+        return segment
 
     def _growing_capacity(self) -> int:
         return min(MAX_GROWING_ROWS, max(MIN_GROWING_ROWS, (self.rows - self.removed) // GROWING_FRACTION))
