@@ -1,4 +1,4 @@
-"""Exact PDQ matching: Tutela PdqIndex against faiss IndexBinaryFlat and python-threatexchange PDQIndex.
+"""Exact PDQ matching: Tutela PdqIndex (plain and +tables) against faiss and python-threatexchange PDQIndex.
 
 Run: .venv/bin/python bench/matching.py [--large] [--n N] [--queries Q]
 
@@ -6,6 +6,12 @@ Two databases of N hashes: uniform random bits, and correlated ones (sign bits o
 16-dimensional gaussians, which cluster like real PDQ hashes). Queries are database rows with a neighbour
 planted at every distance 0..31, spread evenly. Every method answers the same queries at threshold 31, in
 batches of 128 and one at a time; recall is measured against a numpy brute force, per true distance.
+
+Tutela is measured twice: the plain PdqIndex (every segment scanned) and `PdqIndex(chunk_tables=True)`, as the
+service runs it ("+tables": one bulk add is one sealed segment, which gets multi-index hashing tables from
+65,536 rows on; each query then probes them or scans, see `PdqIndex._plan`). Both at all cores and at one
+thread (what each server process uses). The tables row's B/entry includes the tables, and its note gives the
+share of queries that probe them rather than scan: crowded buckets (correlated data) fall back to the scan.
 
 How each peer is used:
 - faiss IndexBinaryFlat.range_search(radius=32): faiss keeps distances strictly below the radius (checked at
@@ -37,6 +43,7 @@ import numpy.typing as npt
 from threatexchange.signal_type.pdq.pdq_index import PDQIndex
 
 from tutela.matching import PdqIndex
+from tutela.matching.warmup import warm_up_matching
 
 U8 = npt.NDArray[np.uint8]
 THRESHOLD = 31
@@ -178,11 +185,20 @@ def timed_single(run: Callable[[U8], Answer], queries: U8, repeat: int) -> tuple
 
 
 Runner = Callable[[U8], Answer]
-Built = tuple[list[tuple[str, Runner]], float]  # named query modes over one built index, bytes/entry
+Describe = Callable[[U8], str] | None  # a note on how the built index answers these queries
+Built = tuple[list[tuple[str, Runner]], float, Describe]  # named query modes over one index, bytes/entry
 
 
 def tutela_method(db: U8) -> Built:
-    index = PdqIndex()
+    return _tutela(db, chunk_tables=False)
+
+
+def tutela_tables_method(db: U8) -> Built:
+    return _tutela(db, chunk_tables=True)
+
+
+def _tutela(db: U8, chunk_tables: bool) -> Built:
+    index = PdqIndex(chunk_tables=chunk_tables)
     index.set_bank(1, threshold=THRESHOLD, enabled=True)
     index.add(np.arange(len(db)), np.ones(len(db), np.int64), db)
 
@@ -195,10 +211,31 @@ def tutela_method(db: U8) -> Built:
         return run
 
     cores = index.threads
-    modes = [(f"tutela PdqIndex {cores}T", runner(cores))]
+    name = "tutela PdqIndex+tables" if chunk_tables else "tutela PdqIndex"
+    modes = [(f"{name} {cores}T", runner(cores))]
     if cores > 1:  # comparable with the peers' one-thread OpenMP runs
-        modes.append(("tutela PdqIndex 1T", runner(1)))
-    return modes, index.nbytes / len(index)
+        modes.append((f"{name} 1T", runner(1)))
+    return modes, index.nbytes / len(index), (lambda q: probe_note(index, q)) if chunk_tables else None
+
+
+def probe_note(index: PdqIndex, queries: U8) -> str:
+    """Share of the tabled segments' (segment, query) pairs that the index's own plan sends to the tables,
+    for one-query calls and for batches of 128 (`PdqIndex._plan`, which queries call with the same inputs)."""
+    snap = index._store.snapshot()
+    tabled = sum(seg.tables is not None for seg, _ in snap)
+    if not tabled:
+        return "no segment has tables"
+    words = np.ascontiguousarray(queries).view(np.uint64)
+    qmax = np.full(len(words), THRESHOLD, dtype=np.int64)
+
+    def probed(step: int) -> float:
+        count = 0
+        for a in range(0, len(words), step):
+            plan = PdqIndex._plan(snap, words[a : a + step], qmax[a : a + step])
+            count += sum(sel.size for _, _, sel, probe in plan if probe)
+        return count / (len(words) * tabled)
+
+    return f"tables probed by {probed(1):.0%} single, {probed(BATCH):.0%} batch queries"
 
 
 def faiss_flat_method(db: U8) -> Built:
@@ -209,7 +246,7 @@ def faiss_flat_method(db: U8) -> Built:
         lims, dist, ids = index.range_search(q, THRESHOLD + 1)
         return [(ids[a:b], dist[a:b].astype(np.int64)) for a, b in itertools.pairwise(lims)]
 
-    return [("faiss IndexBinaryFlat", run)], index.ntotal * index.code_size / len(db)
+    return [("faiss IndexBinaryFlat", run)], index.ntotal * index.code_size / len(db), None
 
 
 def pdq_index_method(db: U8) -> Built:
@@ -230,7 +267,7 @@ def pdq_index_method(db: U8) -> Built:
         # keyed by hex: a repeated query hash appears once, so look each one up again
         return [as_answer([(int(i), int(d)) for i, _, d in res[h]]) for h in qh]
 
-    return [("tx PDQIndex.query", public), ("tx PDQIndex inner batch", inner)], float("nan")
+    return [("tx PDQIndex.query", public), ("tx PDQIndex inner batch", inner)], float("nan"), None
 
 
 def check_faiss_radius() -> None:
@@ -252,16 +289,17 @@ def bench(kind: str, n: int, nq: int, args: argparse.Namespace, rng: np.random.G
     truth = brute_force(db, queries)
     print(f"\n[{kind}] ground truth by numpy brute force in {time.perf_counter() - t:.1f} s", flush=True)
     print(
-        f"{'method':<24} {'data':<10} {'build s':>8} {'q/s b128':>10} {'p50 ms':>9} {'p99 ms':>9} "
+        f"{'method':<26} {'data':<10} {'build s':>8} {'q/s b128':>10} {'p50 ms':>9} {'p99 ms':>9} "
         f"{'recall':>7} {'wrong':>5} {'B/entry':>8}"
     )
     rows = []
-    for build in (tutela_method, faiss_flat_method, pdq_index_method):
+    for build in (tutela_method, tutela_tables_method, faiss_flat_method, pdq_index_method):
         rss0 = rss_bytes()
         t = time.perf_counter()
-        runners, nbytes = build(db)
+        runners, nbytes, describe = build(db)
         build_s = time.perf_counter() - t
         rss_per = (rss_bytes() - rss0) / n
+        method_note = describe(queries) if describe else ""
         for name, run in runners:
             ours = name.startswith("tutela")
             omp_options = [faiss.omp_get_max_threads()] if ours else sorted({1, faiss.omp_get_max_threads()})
@@ -274,6 +312,8 @@ def bench(kind: str, n: int, nq: int, args: argparse.Namespace, rng: np.random.G
             note = f"RSS {rss_per:.0f} B/entry" + ("" if ours else f"; batch best at omp={omp}")
             if 0 < len(sub) < nq:
                 note += f"; single on first {len(sub)} queries (d 0..31 evenly)"
+            if method_note:
+                note += f"; {method_note}"
             per_entry = nbytes if nbytes == nbytes else rss_per
             row = Row(name, kind, build_s, qps, p50, p99, recall, wrong, per_entry, note)
             rows.append(row)
@@ -284,7 +324,7 @@ def bench(kind: str, n: int, nq: int, args: argparse.Namespace, rng: np.random.G
 
 def print_row(r: Row) -> None:
     print(
-        f"{r.method:<24} {r.data:<10} {r.build_s:>8.2f} {r.batch_qps:>10.0f} {r.p50_ms:>9.2f} "
+        f"{r.method:<26} {r.data:<10} {r.build_s:>8.2f} {r.batch_qps:>10.0f} {r.p50_ms:>9.2f} "
         f"{r.p99_ms:>9.2f} {r.recall_min:>7.3f} {r.false_pos:>5d} {r.bytes_per_entry:>8.1f}  {r.note}",
         flush=True,
     )
@@ -307,17 +347,19 @@ def main() -> None:
           f"{faiss.omp_get_max_threads()}")  # fmt: skip
     check_faiss_radius()
     print("faiss range_search(radius=32) returns distance < 32 only: verified")
+    warm_up_matching()  # as the service does at start: the tables build time then excludes numba's cache load
     rng = np.random.default_rng(1)
     kinds = ["uniform", "correlated"] if args.data == "both" else [args.data]
     rows = [r for kind in kinds for r in bench(kind, n, args.queries, args, rng)]
-    print("\nratios tutela / peer (batch q/s; single p50 latency peer/tutela):")
-    for kind in kinds:
-        ours = next(r for r in rows if r.data == kind and r.method.startswith("tutela"))
-        for r in rows:
-            if r.data == kind and not r.method.startswith("tutela"):
-                lat = r.p50_ms / ours.p50_ms if r.p50_ms == r.p50_ms else float("nan")
-                ratio = ours.batch_qps / r.batch_qps
-                print(f"  {kind:<10} vs {r.method:<24} batch x{ratio:6.1f}  single x{lat:6.1f}")
+    for label, prefix in (("tutela", "tutela PdqIndex "), ("tutela+tables", "tutela PdqIndex+tables ")):
+        print(f"\nratios {label} / peer (batch q/s; single p50 latency peer/{label}):")
+        for kind in kinds:
+            ours = next(r for r in rows if r.data == kind and r.method.startswith(prefix))
+            for r in rows:
+                if r.data == kind and not r.method.startswith("tutela"):
+                    lat = r.p50_ms / ours.p50_ms if r.p50_ms == r.p50_ms else float("nan")
+                    ratio = ours.batch_qps / r.batch_qps
+                    print(f"  {kind:<10} vs {r.method:<24} batch x{ratio:6.1f}  single x{lat:6.1f}")
     print(f"load average at end: {os.getloadavg()}")
 
 
