@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Server processes `tutela serve` runs (its `--workers` default); each holds its own "
-        "match index (about 39 bytes per PDQ entry) and, with run_workers, its own pipeline worker, "
+        "match index (about 39 bytes per PDQ entry, 103 with index_chunk_tables) and, with run_workers, its own pipeline worker, "
         "decoders and webhook deliverer.",
     )
     index_threads: int | None = Field(
