@@ -43,20 +43,30 @@ def _rows(item_id: int, evaluation_id: int) -> list[tuple[type[Base], dict[str, 
     return [(Item, item), (Evaluation, queued), (Evaluation, finished), (Job, job), (OutboxEvent, event)]
 
 
-def test_rows_are_stored_as_sqlalchemy_stores_them(settings: Settings) -> None:
-    """Each row twice, once per path, differing only in its unique columns; stored values compared raw."""
+@pytest.mark.parametrize("returning", [None, True], ids=["dialect-default", "returning"])
+def test_rows_are_stored_as_sqlalchemy_stores_them(settings: Settings, returning: bool | None) -> None:
+    """Each row twice, once per path, differing only in its unique columns; stored values compared raw.
+
+    With `returning=True` the new id comes from RETURNING, as on PostgreSQL, instead of SQLite's lastrowid;
+    the row read back by that id must be the one just written."""
     app = Tutela.open(settings)
     service = app.services.create("s")
     with app.database.write_connection() as connection:
-        item_id = DriverInsert(Item)(connection, _rows(0, 0)[0][1] | {"service_id": service.id})
+        item_id = DriverInsert(Item, returning=returning)(
+            connection, _rows(0, 0)[0][1] | {"service_id": service.id}
+        )
         owned = _rows(item_id, 0)[1][1] | {"service_id": service.id}
-        evaluations = [DriverInsert(Evaluation)(connection, owned | {"digest": f"job{n}"}) for n in (1, 2)]
+        evaluations = [
+            DriverInsert(Evaluation, returning=returning)(connection, owned | {"digest": f"job{n}"})
+            for n in (1, 2)
+        ]
         for model, values in _rows(item_id, 0):
             if "service_id" in values:
                 values = values | {"service_id": service.id}
             unique = sorted({"content_id", "digest", "event_id"} & set(values))
             stored = []
-            for n, insert_row in enumerate((DriverInsert(model).__call__, _sqlalchemy_insert(model)), 1):
+            ours = DriverInsert(model, returning=returning).__call__
+            for n, insert_row in enumerate((ours, _sqlalchemy_insert(model)), 1):
                 row_values = values | {key: f"{values[key]}-{n}" for key in unique}
                 if model is Job:  # one job per evaluation
                     row_values["evaluation_id"] = evaluations[n - 1]
