@@ -96,6 +96,17 @@ def test_jsonl_reads_metadata_and_reports_each_bad_line() -> None:
     assert "unknown signal type 'tlsh'" in messages[5]
 
 
+def test_jsonl_reports_json_that_python_refuses_to_decode() -> None:
+    lines = [
+        '{"signal_type": "md5", "value": "' + MD5 + '", "quality": ' + "9" * 5000 + "}",
+        "[" * 100_000,
+        json.dumps({"signal_type": "md5", "value": MD5}),
+    ]
+    results = list(read_jsonl(lines))
+    assert split(results) == ([(3, "md5", MD5)], [1, 2])
+    assert "not valid JSON: Exceeds the limit (4300 digits)" in str(results[0])
+
+
 def test_te_local_file_maps_threatexchange_names() -> None:
     lines = [
         f"pdq {PDQ}\n",

@@ -84,6 +84,13 @@ def test_unresolvable_host_fails_as_a_network_error() -> None:
     assert issubclass(TargetRefused, TutelaError)
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "a..example"])
+def test_a_host_no_resolver_takes_is_refused(host: str) -> None:
+    # The system resolver's IDNA encoding refuses the label before any lookup, so no network is involved.
+    with pytest.raises(TargetRefused, match="invalid host"):
+        check_target(f"http://{host}/", allow_private=False)
+
+
 def test_requests_are_pinned_to_the_checked_address_against_dns_rebinding() -> None:
     answers = iter([[PUBLIC], ["127.0.0.1"]])
     seen: list[httpx.Request] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tutela.cli.policy_cmd import policy_app
+from tutela.errors import InvalidInput
 from tutela.policy import (
     MatchFact,
     PendingReport,
@@ -173,10 +174,11 @@ def test_item_json_round_trip() -> None:
         ({"matches": [{"bank": "b"}]}, "'category'"),
         ({"jurisdiction": 3}, "'jurisdiction' must be a string"),
         ({"signals": [{"type": "pdq"}]}, "'type' and 'value'"),
+        ({"matches": [{"bank": "b", "category": "c", "distance": "far"}]}, "'distance' must be an integer"),
     ],
 )
 def test_bad_item_json_names_the_field(item: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidInput, match=message):
         input_from_json(item)
 
 

@@ -10,6 +10,7 @@ point (CLI, API, batch) and turn it into a clear message without hiding programm
     │   ├── MediaTooLarge          a configured limit (bytes, pixels, frames) is exceeded
     │   ├── CorruptMedia           recognised but truncated or malformed
     │   └── DecodeTimeout          decoding took longer than the configured limit
+    ├── InvalidInput               a value the caller sent is malformed (a name, an item field); a ValueError
     ├── InvalidSignal              a serialized signal value that does not validate (bad hex, wrong length)
     ├── UnknownSignalType          a signal type name not in the registry
     ├── BankError                  bank and entry operations
@@ -22,6 +23,7 @@ point (CLI, API, batch) and turn it into a clear message without hiding programm
     └── NetError                   outgoing requests (tutela.net.errors: TargetRefused, FetchTooLarge, ...)
 
 Errors of a domain package live beside it and derive from TutelaError; the API maps each to a 4xx status.
+Any other exception, a plain ValueError included, is a programming error, and the API answers it with 500.
 
 Messages say what happened, name the limit and the value where there is one, and what to do.
 """
@@ -64,6 +66,12 @@ class CorruptMedia(MediaError):
 
 class DecodeTimeout(MediaError):
     """Decoding exceeded the configured time limit."""
+
+
+class InvalidInput(TutelaError, ValueError):
+    """A value the caller sent (a name, a field of an item) is malformed; the message names it and the rule.
+
+    Also a ValueError, so callers outside the API that catch ValueError for bad input keep working."""
 
 
 class InvalidSignal(TutelaError):

@@ -1,4 +1,9 @@
-"""Map Tutela's typed errors to HTTP answers: a status and a message that says what to do, never a 500."""
+"""Map Tutela's typed errors to HTTP answers: a status and a message that says what to do, never a 500.
+
+Only TutelaError is mapped: any other exception (a plain ValueError too) is a server bug and takes the app's
+unhandled-error path, a 500, so it reaches 5xx alerting instead of passing for a client error. Code that
+refuses what a client sent raises a TutelaError (`InvalidInput` for a malformed value) or an HTTPException.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ STATUS: list[tuple[type[errors.TutelaError], int]] = [
     (errors.UnsupportedMedia, 415),
     (errors.DecodeTimeout, 422),
     (errors.CorruptMedia, 422),
+    (errors.InvalidInput, 422),
     (errors.InvalidSignal, 422),
     (errors.UnknownSignalType, 422),
     (errors.ImportFormatError, 422),
@@ -52,8 +58,3 @@ def install(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(errors.TutelaError, handle)
-    app.add_exception_handler(ValueError, _value_error)
-
-
-async def _value_error(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc), "error": "ValueError"}, status_code=422)

@@ -22,7 +22,7 @@ from tutela.auth.permissions import Role
 from tutela.db.base import Base
 from tutela.db.session import Database
 from tutela.db.types import UtcDateTime, utc_now
-from tutela.errors import NotFound
+from tutela.errors import InvalidInput, NotFound
 
 KEY_PREFIX = "tut"
 
@@ -78,7 +78,7 @@ class KeyStore:
 
     def create(self, role: Role, *, service_id: int | None = None, name: str = "") -> NewKey:
         if role is Role.PLATFORM and service_id is None:
-            raise ValueError("a platform key must belong to a service")
+            raise InvalidInput("a platform key must belong to a service")
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(24)
         with self.database.write() as session:

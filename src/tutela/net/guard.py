@@ -66,7 +66,8 @@ def check_target(url: str | httpx.URL, allow_private: bool, resolver: Resolver |
 
     `allow_private` (setting allow_private_network_targets) permits non-public addresses, for tests and for
     deployments whose platform runs on the same private network; the scheme and credential checks still apply.
-    A host that does not resolve raises FetchFailed.
+    A host that does not resolve raises FetchFailed; one no resolver can take (an empty or too long label)
+    raises TargetRefused.
     """
     try:
         parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
@@ -88,6 +89,8 @@ def check_target(url: str | httpx.URL, allow_private: bool, resolver: Resolver |
         )
     except OSError as error:
         raise FetchFailed(f"cannot resolve host {host!r}: {error}") from error
+    except UnicodeError as error:  # the resolver's IDNA encoding: an empty label, or one past 63 characters
+        raise TargetRefused(f"invalid host {host!r} in {_redacted(parsed)}: {error}") from error
     if not found:
         raise FetchFailed(f"host {host!r} resolved to no address")
     addresses = [ipaddress.ip_address(address.split("%", 1)[0]) for address in found]

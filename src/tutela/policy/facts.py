@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tutela.errors import InvalidInput
 from tutela.signals.base import Signal
 
 
@@ -54,53 +55,62 @@ _ITEM_KEYS = {
 def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"item field {key!r} must be a string or null, got {value!r}")
+        raise InvalidInput(f"item field {key!r} must be a string or null, got {value!r}")
     return value
 
 
 def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
     value = data.get(key)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError(f"item field {key!r} must be an integer or null, got {value!r}")
+        raise InvalidInput(f"item field {key!r} must be an integer or null, got {value!r}")
     return value
 
 
+def _int(data: Mapping[str, Any], key: str) -> int:
+    value = data.get(key, 0)
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"match field {key!r} must be an integer, got {value!r}") from None
+
+
 def input_from_json(data: Any) -> PolicyInput:
-    """Build a PolicyInput from the item JSON documented in docs/policy.md; ValueError names a bad field."""
+    """Build a PolicyInput from the item JSON documented in docs/policy.md; InvalidInput (a ValueError) names
+    a bad field."""
     if not isinstance(data, Mapping):
-        raise ValueError("an item must be a JSON object")
+        raise InvalidInput("an item must be a JSON object")
     unknown = sorted(set(data) - _ITEM_KEYS)
     if unknown:
-        raise ValueError(
+        raise InvalidInput(
             f"unknown item field(s) {', '.join(unknown)}; known: {', '.join(sorted(_ITEM_KEYS))}"
         )
     service = data.get("service", "default")
     if not isinstance(service, str):
-        raise ValueError(f"item field 'service' must be a string, got {service!r}")
+        raise InvalidInput(f"item field 'service' must be a string, got {service!r}")
     viewed = data.get("viewed_by_person", False)
     if not isinstance(viewed, bool):
-        raise ValueError(f"item field 'viewed_by_person' must be true or false, got {viewed!r}")
+        raise InvalidInput(f"item field 'viewed_by_person' must be true or false, got {viewed!r}")
     matches = []
     for row in data.get("matches") or []:
         if not isinstance(row, Mapping):
-            raise ValueError(f"each match must be an object, got {row!r}")
+            raise InvalidInput(f"each match must be an object, got {row!r}")
         try:
             matches.append(
                 MatchFact(
                     bank=str(row["bank"]),
                     category=str(row["category"]),
                     signal_type=str(row.get("signal_type", "pdq")),
-                    distance=int(row.get("distance", 0)),
-                    entry_id=int(row.get("entry_id", 0)),
+                    distance=_int(row, "distance"),
+                    entry_id=_int(row, "entry_id"),
                     quality=_opt_int(row, "quality"),
                 )
             )
         except KeyError as exc:
-            raise ValueError(f"a match needs the field {exc.args[0]!r}") from None
+            raise InvalidInput(f"a match needs the field {exc.args[0]!r}") from None
     signals = []
     for row in data.get("signals") or []:
         if not isinstance(row, Mapping) or "type" not in row or "value" not in row:
-            raise ValueError(f"each signal must be an object with 'type' and 'value', got {row!r}")
+            raise InvalidInput(f"each signal must be an object with 'type' and 'value', got {row!r}")
         signals.append(Signal(str(row["type"]), str(row["value"]), _opt_int(row, "quality")))
     return PolicyInput(
         service=service,

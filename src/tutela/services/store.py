@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tutela.banks.models import Bank
 from tutela.db.session import Database
-from tutela.errors import AlreadyExists, NotFound
+from tutela.errors import AlreadyExists, InvalidInput, NotFound
 from tutela.services.models import Service, ServiceBank
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
@@ -28,7 +28,7 @@ class ServiceStore:
 
     def create(self, name: str, description: str = "") -> Service:
         if not _NAME.fullmatch(name):
-            raise ValueError(f"service name {name!r}: use lower-case letters, digits, - and _ (max 100)")
+            raise InvalidInput(f"service name {name!r}: use lower-case letters, digits, - and _ (max 100)")
         with self.database.write() as session:
             if session.scalar(select(Service.id).where(Service.name == name)) is not None:
                 raise AlreadyExists(f"a service named {name!r} already exists")

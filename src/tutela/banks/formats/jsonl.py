@@ -31,9 +31,15 @@ def read_jsonl(lines: Iterable[str]) -> Iterator[ParseResult]:
         if not line.strip():
             continue
         try:
-            yield _record(json.loads(line), line_number)
+            obj = json.loads(line)
         except json.JSONDecodeError as error:
             yield LineError(line_number, f"not valid JSON: {error.msg} at column {error.colno}")
+            continue
+        except (ValueError, RecursionError) as error:  # an integer past 4,300 digits, nesting too deep
+            yield LineError(line_number, f"not valid JSON: {error}")
+            continue
+        try:
+            yield _record(obj, line_number)
         except (_BadLine, InvalidSignal, UnknownSignalType) as error:
             yield LineError(line_number, str(error))
 
