@@ -134,3 +134,21 @@ def test_invalid_input_in_a_route_is_the_callers_error(app: FastAPI) -> None:
     response = _call(app, "GET", "/test/failing")
     assert response.status_code == 422
     assert json.loads(response.text) == {"detail": "name 'X' must be lower case", "error": "InvalidInput"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "ok-name", "description": "\\ud800"}',  # stored: the database encoder refuses it
+        b'{"name": "\\udc00"}',  # refused by validation, whose answer repeats the input
+    ],
+    ids=["stored-text", "validated-text"],
+)
+def test_a_lone_surrogate_in_json_text_is_a_422(tutela: Tutela, app: FastAPI, body: bytes) -> None:
+    """JSON may escape half of a surrogate pair, which decodes to text UTF-8 cannot encode."""
+    headers = _admin(tutela) | {"Content-Type": "application/json"}
+    response = _call(app, "POST", "/v1/services", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "surrogate" in detail if isinstance(detail, str) else "\\ud" in response.text.lower()
+    assert _call(app, "GET", "/v1/services", headers=_admin(tutela)).status_code == 200

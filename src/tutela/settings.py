@@ -120,8 +120,8 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Server processes `tutela serve` runs (its `--workers` default); each holds its own "
-        "match index (about 39 bytes per PDQ entry, 103 with index_chunk_tables) and, with run_workers, its own pipeline worker, "
-        "decoders and webhook deliverer.",
+        "match index (about 39 bytes per PDQ entry, 103 with index_chunk_tables) and, with run_workers, "
+        "its own pipeline worker, decoders and webhook deliverer.",
     )
     index_threads: int | None = Field(
         default=None,

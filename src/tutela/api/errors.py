@@ -7,8 +7,13 @@ refuses what a client sent raises a TutelaError (`InvalidInput` for a malformed 
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
 from tutela import errors
 from tutela.net import errors as net_errors
@@ -58,3 +63,23 @@ def install(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(errors.TutelaError, handle)
+    app.add_exception_handler(UnicodeEncodeError, _not_unicode)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+
+
+async def _not_unicode(request: Request, exc: Exception) -> JSONResponse:
+    """JSON text may carry a lone surrogate escape ("\\ud800"), which decodes to a str no UTF-8 encoder takes:
+    storing it fails with UnicodeEncodeError. That is the caller's malformed text, not a server fault."""
+    assert isinstance(exc, UnicodeEncodeError)
+    detail = f"text must be valid Unicode: {exc.reason} at character {exc.start} of a value"
+    return JSONResponse({"detail": detail, "error": "InvalidInput"}, status_code=422)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 for a request that does not validate, with non-ASCII escaped: its body repeats the
+    input, and FastAPI's own answer fails (a 500) when that input holds a lone surrogate."""
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps(
+        {"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+    )
+    return Response(body, status_code=422, media_type="application/json")
