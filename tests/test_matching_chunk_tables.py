@@ -52,10 +52,18 @@ def test_probe_equals_brute_force_at_every_radius(kind: str, threshold: int) -> 
     queries = np.array([db[0], flip(db[0], 3, rng), flip(db[5], 1, rng), db[7], flip(db[9], threshold, rng)])
     qmax = np.full(len(queries), threshold, dtype=np.int64)
     assert (ct.probe_sizes(tables.offsets, queries.view(np.uint64), qmax) >= 0).all()
-    out = ct.probe_batch(
-        words, tables.offsets, tables.order, slots, flags, queries.view(np.uint64), qmax,
-        np.zeros(len(queries), dtype=bool), np.array([threshold]), np.array([1], dtype=np.uint8), 0,
-    )  # fmt: skip
+    flags_off = np.zeros(len(queries), dtype=bool)
+    rule = (
+        slots,
+        flags,
+        queries.view(np.uint64),
+        qmax,
+        flags_off,
+        np.array([threshold]),
+        np.ones(1, np.uint8),
+        0,
+    )
+    out = ct.probe_batch(words, tables.offsets, tables.order, rule)
     got = sorted(map(tuple, out.tolist()))
     want = sorted(
         (j, r, int(d))

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from tutela.matching.kernels import I64, accept, grow, popcount, prefetch
+from tutela.matching.kernels import I64, Rule, accept, append, popcount, prefetch
 
 __all__ = ["CHUNKS", "MAX_RADIUS", "ChunkTables", "build_tables", "probe_batch", "probe_sizes"]
 
@@ -123,23 +123,15 @@ def probe_sizes(offsets: npt.NDArray[np.uint32], queries: npt.NDArray[np.uint64]
 
 @njit(nogil=True, cache=True)
 def probe_batch(
-    words: npt.NDArray[np.uint64],
-    offsets: npt.NDArray[np.uint32],
-    order: npt.NDArray[np.uint32],
-    slots: npt.NDArray[np.uint16],
-    flags: npt.NDArray[np.uint8],
-    queries: npt.NDArray[np.uint64],
-    qmax: I64,
-    qlq: npt.NDArray[np.bool_],
-    bank_thr: I64,
-    bank_on: npt.NDArray[np.uint8],
-    lq_thr: int,
+    words: npt.NDArray[np.uint64], offsets: npt.NDArray[np.uint32], order: npt.NDArray[np.uint32], rule: Rule
 ) -> I64:
-    """Matches of every query through the tables; (n, 3) int64 rows (query, row, distance), as `scan_batch`.
+    """Matches of every query of `rule` through the tables; (n, 3) int64 rows (query, row, distance), as
+    `scan_batch` returns them.
 
     Every query's radius must be at most MAX_RADIUS (`probe_sizes` is not -1). A query's candidates are
     gathered first with their head words prefetched, then verified: the misses overlap instead of queueing.
     """
+    slots, flags, queries, qmax, qlq, bank_thr, bank_on, lq_thr = rule
     out = np.empty((256, 3), dtype=np.int64)
     k = 0
     head0 = words[0]
@@ -181,12 +173,6 @@ def probe_batch(
                 if popcount(np.uint64(_chunk(words, t, r) ^ _qchunk(q, t))) <= radius:
                     first = -1
                     break
-            if first < 0 or not accept(r, d, qlq[j], slots, flags, bank_thr, bank_on, lq_thr):
-                continue
-            if k == out.shape[0]:
-                out = grow(out)
-            out[k, 0] = j
-            out[k, 1] = r
-            out[k, 2] = d
-            k += 1
+            if first >= 0 and accept(r, d, qlq[j], slots, flags, bank_thr, bank_on, lq_thr):
+                out, k = append(out, k, j, r, d)
     return out[:k]

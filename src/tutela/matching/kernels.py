@@ -126,6 +126,17 @@ def grow(out: I64) -> I64:
 
 
 @njit(nogil=True, cache=True, inline="always")
+def append(out: I64, k: int, query: int, row: int, dist: int) -> tuple[I64, int]:
+    """Write match (query, row, distance) at row k of `out`, growing it when full; returns (out, k + 1)."""
+    if k == out.shape[0]:
+        out = grow(out)
+    out[k, 0] = query
+    out[k, 1] = row
+    out[k, 2] = dist
+    return out, k + 1
+
+
+@njit(nogil=True, cache=True, inline="always")
 def accept(
     row: int,
     dist: int,
@@ -162,12 +173,7 @@ def _verify(
         for w in range(4):
             d += popcount(words[w, r] ^ queries[j, w])
         if d <= qmax[j] and accept(r, d, qlq[j], slots, flags, bank_thr, bank_on, lq_thr):
-            if k == out.shape[0]:
-                out = grow(out)
-            out[k, 0] = j
-            out[k, 1] = r
-            out[k, 2] = d
-            k += 1
+            out, k = append(out, k, j, r, d)
     return out, k
 
 

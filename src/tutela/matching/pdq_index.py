@@ -253,10 +253,8 @@ class PdqIndex:
                 qs, qm, ql = (q, qmax, qlq) if sel.size == n else (q[sel], qmax[sel], qlq[sel])
                 if probe:
                     assert seg.tables is not None
-                    out = ct.probe_batch(
-                        seg.words, seg.tables.offsets, seg.tables.order, seg.slots, seg.flags, qs, qm, ql,
-                        bank_thr, bank_on, self.low_quality_threshold,
-                    )  # fmt: skip
+                    rule = (seg.slots, seg.flags, qs, qm, ql, bank_thr, bank_on, self.low_quality_threshold)
+                    out = ct.probe_batch(seg.words, seg.tables.offsets, seg.tables.order, rule)
                 else:
                     out = k.scan_batch(
                         seg.words, lo, hi, seg.slots, seg.flags, qs, qm, ql,

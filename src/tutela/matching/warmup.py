@@ -26,7 +26,14 @@ def warm_up_matching() -> None:
     queries, qmax = words.T.copy(), np.array([31, 8])
     ct.probe_sizes(tables.offsets, queries, qmax)
     ones = np.ones(2, dtype=np.uint8)
-    ct.probe_batch(
-        words, tables.offsets, tables.order, np.zeros(2, dtype=np.uint16), ones, queries, qmax,
-        np.zeros(2, dtype=bool), np.array([31]), ones[:1], 0,
-    )  # fmt: skip
+    rule = (
+        np.zeros(2, dtype=np.uint16),
+        ones,
+        queries,
+        qmax,
+        np.zeros(2, dtype=bool),
+        np.array([31]),
+        ones[:1],
+        0,
+    )
+    ct.probe_batch(words, tables.offsets, tables.order, rule)
