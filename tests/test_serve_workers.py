@@ -76,9 +76,21 @@ def _wait_until_serving(server: subprocess.Popen[bytes], log: Path, port: int) -
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signals are Linux only")
+def _isolated_env(tmp_path: Path) -> dict[str, str]:
+    """A data directory and a temporary directory of the test's own: `serve --workers` makes its metrics
+    directory under TMPDIR, which must not be the machine's /tmp shared with other runs."""
+    (tmp_path / "tmp").mkdir()
+    env = {
+        "TUTELA_DATA_DIR": str(tmp_path / "var"),
+        "TUTELA_DECODER_PROCESSES": "1",
+        "TMPDIR": str(tmp_path / "tmp"),
+    }
+    return {**os.environ, **env}
+
+
 def test_sigkilled_serve_leaves_no_process_behind(tmp_path: Path) -> None:
     port, log = _free_port(), tmp_path / "serve.log"
-    env = {**os.environ, "TUTELA_DATA_DIR": str(tmp_path / "var"), "TUTELA_DECODER_PROCESSES": "1"}
+    env = _isolated_env(tmp_path)
     command = [str(Path(sys.executable).parent / "tutela"), "serve", "--host", HOST, "--port", str(port)]
     with log.open("wb") as out:
         server = subprocess.Popen([*command, "--workers", "2"], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -125,7 +137,7 @@ def _healthz(port: int) -> None:
 @pytest.mark.slow
 def test_metrics_report_every_server_process(tmp_path: Path) -> None:
     port, log, sent = _free_port(), tmp_path / "serve.log", 400
-    env = {**os.environ, "TUTELA_DATA_DIR": str(tmp_path / "var"), "TUTELA_DECODER_PROCESSES": "1"}
+    env = _isolated_env(tmp_path)
     tutela = str(Path(sys.executable).parent / "tutela")
     created = subprocess.run(
         [tutela, "key", "create", "--role", "auditor"], env=env, capture_output=True, check=True
@@ -136,6 +148,7 @@ def test_metrics_report_every_server_process(tmp_path: Path) -> None:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_until_serving(server, log, port)
+        assert len(list((tmp_path / "tmp").glob("tutela-metrics-*"))) == 1  # the run's, in its own TMPDIR
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda _: _healthz(port), range(sent)))
         answered: Counter[str] = Counter()  # which process answered each scrape: the one counting one more
@@ -156,3 +169,4 @@ def test_metrics_report_every_server_process(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(60)
+    assert list((tmp_path / "tmp").glob("tutela-metrics-*")) == []  # removed when serve ends
