@@ -8,11 +8,17 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tutela.ops.multiprocess_metrics import Owner, remove_stale_directories, shared_directory
+from tutela.ops.multiprocess_metrics import (
+    ORPHAN_AGE_SECONDS,
+    Owner,
+    remove_stale_directories,
+    shared_directory,
+)
 
 SERVE_KILLED_WHILE_RUNNING = """
 import sys, time
@@ -47,7 +53,7 @@ def test_run_removes_dead_serves_directory_and_keeps_live_and_unrelated_ones(tmp
     assert dead_owner is not None
     unrelated = tmp_path / "unrelated"
     unrelated.mkdir()
-    older_version = tmp_path / "tutela-metrics-abc123"  # no owner record: kept, whoever made it
+    older_version = tmp_path / "tutela-metrics-abc123"  # no owner record and new: kept, whoever made it
     older_version.mkdir()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -87,3 +93,33 @@ def test_sweep_never_raises_and_keeps_what_it_cannot_read(tmp_path: Path) -> Non
         (tmp_path / f"tutela-metrics-{name}" / "owner.json").write_text(record)
     assert remove_stale_directories(tmp_path) == []
     assert set(os.listdir(tmp_path)) == {f"tutela-metrics-{name}" for name in records}
+
+
+def _unowned(base: Path, name: str, age_seconds: float, pids: list[int]) -> Path:
+    """A metrics directory without an owner record, last modified `age_seconds` ago, with metrics files of
+    `pids` (as an older version's serve or one killed before writing its record leaves it)."""
+    path = base / f"tutela-metrics-{name}"
+    path.mkdir()
+    for pid in pids:
+        (path / f"counter_{pid}.db").write_bytes(b"")
+    when = time.time() - age_seconds
+    os.utime(path, (when, when))
+    return path
+
+
+def test_directories_without_owner_go_only_when_old_and_unused(tmp_path: Path) -> None:
+    dead_pid = _dead_pid()
+    old = ORPHAN_AGE_SECONDS + 60
+    gone = _unowned(tmp_path, "gone", old, [dead_pid])
+    empty = _unowned(tmp_path, "empty", old, [])  # killed before any process wrote a file
+    in_use = _unowned(tmp_path, "in-use", old, [dead_pid, os.getpid()])  # an older version's live serve
+    recent = _unowned(tmp_path, "recent", 60, [dead_pid])  # may be a serve about to write its record
+    assert sorted(remove_stale_directories(tmp_path)) == sorted([gone, empty])
+    assert in_use.is_dir()
+    assert recent.is_dir()
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait(30)
+    return process.pid

@@ -25,6 +25,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -39,6 +40,10 @@ REQUESTS = "tutela_http_requests"
 PER_PROCESS_REQUESTS = "tutela_process_http_requests"
 PREFIX = "tutela-metrics-"
 OWNER_FILE = "owner.json"
+ORPHAN_AGE_SECONDS = 3600
+"""A directory without an owner record is swept only once it is this old (by its modification time) and no
+process named in its metrics files is alive: made by an older version, or by a `serve` killed between
+making it and writing the record."""
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +123,8 @@ def remove_stale_directories(base: Path) -> list[Path]:
 
     Only real directories (never a symlink) named with our prefix, of this user, whose recorded owner is
     surely gone (`Owner.gone`). One without a record (made by an older version, or by a `serve` killed
-    before it wrote one) is kept. Never raises: a failure is logged and the directory kept.
+    before it wrote one) goes only when it is `orphaned`. Never raises: a failure is logged and the
+    directory kept.
     """
     removed: list[Path] = []
     try:
@@ -133,15 +139,26 @@ def remove_stale_directories(base: Path) -> list[Path]:
             if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
                 continue
             owner = Owner.read(path)
-            if owner is None or not owner.gone():
+            if not (owner.gone() if owner is not None else orphaned(path, info.st_mtime)):
                 continue
             shutil.rmtree(path)
         except (OSError, ValueError) as error:
             logger.warning("kept metrics directory %s: %s", path, error)
             continue
-        logger.info("removed metrics directory %s of ended serve process %d", path, owner.pid)
+        whose = f"ended serve process {owner.pid}" if owner is not None else "no serve (no owner record)"
+        logger.info("removed metrics directory %s of %s", path, whose)
         removed.append(path)
     return removed
+
+
+def orphaned(path: Path, modified: float) -> bool:
+    """A directory without an owner record that nothing uses: older than ORPHAN_AGE_SECONDS, and no
+    process named in its metrics files (`<kind>_<pid>.db`) alive. A live server process of an older
+    version keeps writing its files, so its pid keeps the directory."""
+    if time.time() - modified < ORPHAN_AGE_SECONDS:
+        return False
+    pids = [_pid(file) for file in path.glob("*.db")]
+    return not any(_alive(int(pid)) for pid in pids if pid.isdigit())
 
 
 def directory_from_env() -> Path | None:
