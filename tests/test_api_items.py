@@ -13,6 +13,7 @@ import pytest
 from tests import malformed
 from tests.api_support import ApiHarness, harness
 from tests.pipeline_support import worker_process
+from tutela.api.routes.items import MAX_ITEM_SIGNALS
 from tutela.auth import Role
 from tutela.demo.images import TRANSFORMS, jpeg_bytes, picture
 from tutela.effects.signing import verify
@@ -141,6 +142,14 @@ def test_bad_input_answers_4xx(api: ApiHarness) -> None:
         headers=api.headers(Role.PLATFORM),
     )  # fmt: skip
     assert both.status_code == 422
+    md5 = {"type": "md5", "value": "d41d8cd98f00b204e9800998ecf8427e"}
+    too_many = c.post(
+        "/v1/items",
+        json={"content_id": "x", "signals": [md5] * (MAX_ITEM_SIGNALS + 1)},
+        headers=api.headers(Role.PLATFORM),
+    )
+    assert too_many.status_code == 422
+    assert too_many.json()["detail"][0]["loc"][-1] == "signals"
     private = c.post(
         "/v1/items",
         json={"content_id": "x", "url": "http://169.254.169.254/x"},

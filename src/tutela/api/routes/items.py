@@ -34,11 +34,14 @@ App = Annotated[Tutela, Depends(get_tutela)]
 MULTIPART_OVERHEAD = 64 * 1024
 """Bytes a multipart body may carry beyond `max_media_bytes` (part headers and text fields)."""
 MAX_FORM_FIELDS = 20
+MAX_ITEM_SIGNALS = 64
+"""Precomputed signals per item: each is looked up in the index, so a body of thousands (the 1 MiB JSON cap
+allows ~10,000) would buy seconds of matching CPU with one request. One piece of content has a handful."""
 
 
 class SignalIn(BaseModel):
-    type: str = Field(examples=["pdq"])
-    value: str
+    type: str = Field(max_length=64, examples=["pdq"])
+    value: str = Field(max_length=4096)
     quality: int | None = Field(None, ge=0, le=100)
 
 
@@ -46,16 +49,24 @@ class ItemIn(BaseModel):
     """An item by URL or by precomputed signals (uploads use multipart/form-data with the same fields)."""
 
     content_id: str = Field(min_length=1, max_length=255, description="The platform's id of the content.")
-    service: str | None = Field(None, description="Service name; platform keys may omit it (their own).")
+    service: str | None = Field(
+        None, max_length=100, description="Service name; platform keys may omit it (their own)."
+    )
     account_id: str | None = Field(None, max_length=255)
     surface: Surface = Surface.PUBLIC_POST
-    jurisdiction: str | None = Field(None, description="ISO 3166-1 alpha-2 country, e.g. DE.")
-    age_band: str | None = Field(None, description="Uploader age band if known, e.g. 13_to_15.")
+    jurisdiction: str | None = Field(None, max_length=8, description="ISO 3166-1 alpha-2 country, e.g. DE.")
+    age_band: str | None = Field(
+        None, max_length=32, description="Uploader age band if known, e.g. 13_to_15."
+    )
     lane: Lane = Lane.LIVE
     url: str | None = Field(
-        None, description="Tutela fetches it (public addresses only, size and time capped)."
+        None, max_length=8192, description="Tutela fetches it (public addresses only, size and time capped)."
     )
-    signals: list[SignalIn] | None = Field(None, description="Precomputed signals instead of content.")
+    signals: list[SignalIn] | None = Field(
+        None,
+        max_length=MAX_ITEM_SIGNALS,
+        description=f"Precomputed signals instead of content (at most {MAX_ITEM_SIGNALS}).",
+    )
 
 
 _OPENAPI_BODY: dict[str, Any] = {
