@@ -96,12 +96,6 @@ def build_tables(words: npt.NDArray[np.uint64], n: int) -> ChunkTables:
     return ChunkTables(offsets, order)
 
 
-def radius_of(qmax: int) -> int | None:
-    """Per-chunk radius that finds every row within `qmax`; None when too wide to probe."""
-    radius = qmax // CHUNKS
-    return radius if radius <= MAX_RADIUS else None
-
-
 @njit(nogil=True, cache=True)
 def probe_sizes(offsets: npt.NDArray[np.uint32], queries: npt.NDArray[np.uint64], qmax: I64) -> I64:
     """Rows each query's buckets hold (with repeats across chunks); -1 where its radius is too wide."""
