@@ -42,7 +42,6 @@ TABLE_MIN_ROWS = 1 << 16
 segment is at most 64 bytes per row here, and a smaller segment scans in ~0.1 ms anyway."""
 PROBE_ROWS_PER_CANDIDATE = 32  # one query probes when its candidates are at most 1/32 of the segment's rows
 PROBE_ROWS_PER_CANDIDATE_BATCH = 128  # ... and a query of a batch at most 1/128 (see PdqIndex._plan)
-I64 = npt.NDArray[np.int64]
 Words = npt.NDArray[np.uint64]
 
 
@@ -276,7 +275,7 @@ class PdqIndex:
         return _split(found, n, bank_ids)
 
     @staticmethod
-    def _plan(snap: list[tuple[Segment, int]], q: Words, qmax: I64) -> list[Plan]:
+    def _plan(snap: list[tuple[Segment, int]], q: Words, qmax: k.I64) -> list[Plan]:
         """Per segment, the queries that probe its chunk tables and those that scan it.
 
         A query probes when its buckets hold few enough rows that reading them at random beats streaming
