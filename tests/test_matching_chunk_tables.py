@@ -151,3 +151,17 @@ def test_spread_out_hashes_probe_and_crowded_ones_scan() -> None:
     assert sel.tolist() == [0]
     [(_, _, _, probe)] = index._plan(snap, q, np.array([60]))  # radius 3: beyond the tables
     assert not probe
+
+
+def test_a_lone_probed_query_stays_on_the_calling_thread() -> None:
+    """Probes of one query run where it was asked: a hand-off to idle workers cost more than the probe."""
+    rng = np.random.default_rng(5)
+    index, db, ids = big_index("uniform", tables=True)
+    plain, _, _ = big_index("uniform", tables=False)
+    index.threads = plain.threads = 2
+    index.add(np.array([ids[-1] + 1]), np.array([1]), db[:1])  # a small scanned segment beside the table
+    plain.add(np.array([ids[-1] + 1]), np.array([1]), db[:1])
+    query = flip(db[0], 4, rng).tobytes()
+    assert as_lists(index.query_one(query)) == as_lists(plain.query_one(query))
+    assert index._pool is None
+    assert plain._pool is not None  # the scan of every row is shared out
