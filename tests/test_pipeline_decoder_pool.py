@@ -82,13 +82,20 @@ def test_a_child_replaced_from_a_thread_outlives_that_thread(tmp_path: Path) -> 
         assert single.replaced == 1
 
 
-def test_awaited_extractions_match_and_outnumber_the_children(pool: DecoderPool) -> None:
-    """More concurrent awaits than children: the extra ones wait in the executor; all get their signals."""
+def test_awaited_extractions_match_and_outnumber_the_children(
+    pool: DecoderPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More concurrent awaits than children: the extra ones wait on the loop for a free child, not in an
+    executor thread (`extract`); all get their signals."""
     data = [image(seed, 48) for seed in range(6)]
 
     async def run() -> list[Extraction]:
         return await asyncio.gather(*(pool.extract_async(d, ("pdq", "md5")) for d in data))
 
+    def no_thread(data: bytes, types: Collection[str] | None = None) -> Extraction:
+        raise AssertionError("an awaited extraction went to a thread")
+
+    monkeypatch.setattr(pool, "extract", no_thread)
     before = pool.replaced
     for extraction, content in zip(asyncio.run(run()), data, strict=True):
         assert extraction.signal("pdq") == pdq_of(content)

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import queue
 import select
 import threading
 from collections.abc import Collection
@@ -37,6 +36,7 @@ from tutela.media.decoder_child import (
     prepare_child_environment,
 )
 from tutela.pipeline.errors import DecoderCrashed, DecoderError, DecoderTimedOut
+from tutela.pipeline.handoff import Handoff, HandoffClosed
 from tutela.settings import Settings
 from tutela.signals.extract import Extraction
 from tutela.signals.pdq.signal import PdqMode
@@ -98,7 +98,7 @@ class DecoderPool:
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._children: set[_Child] = set()
-        self._idle: queue.SimpleQueue[_Child] = queue.SimpleQueue()
+        self._idle: Handoff[_Child] = Handoff()
         self._closed = False
         # One thread starts every child and stays until close (an executor's thread never ends when idle).
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="tutela-decoder-spawner")
@@ -125,7 +125,9 @@ class DecoderPool:
     def extract(self, data: bytes, types: Collection[str] | None = None) -> Extraction:
         """Signals of `data` from a child, only those of `types` when given (see `extract`);
         DecoderCrashed or DecoderTimedOut when the child fails."""
-        child = self._take()
+        return self._extract_with(self._take(), data, types)
+
+    def _extract_with(self, child: _Child, data: bytes, types: Collection[str] | None) -> Extraction:
         try:
             if not child.ready:
                 self._await_ready(child)
@@ -137,21 +139,22 @@ class DecoderPool:
         return self._settle(child, reply)
 
     async def extract_async(self, data: bytes, types: Collection[str] | None = None) -> Extraction:
-        """`extract` for the event loop: the request is written at once (an idle child is reading its pipe)
-        and the reply awaited as the pipe becomes readable, so no thread is involved. A thread hop each way
-        cost more than the pipe itself (an upload lookup went from ~6.2 to ~7.2 ms of CPU when it waited in
-        a thread). With no ready idle child, for content past `LOOP_SEND_MAX_BYTES`, or for the blocking
-        parts (replacing a child), it uses the loop's executor."""
+        """`extract` for the event loop: a free child is awaited on the loop (`Handoff`), the request written
+        at once (an idle child is reading its pipe) and the reply awaited as the pipe becomes readable, so no
+        thread is involved. A thread hop each way cost more than the pipe itself (an upload lookup went from
+        ~6.2 to ~7.2 ms of CPU when it waited in a thread). Content past `LOOP_SEND_MAX_BYTES`, a child not
+        ready yet (a replacement) and the blocking parts (replacing a child) go to the loop's executor."""
         loop = asyncio.get_running_loop()
         if len(data) > LOOP_SEND_MAX_BYTES:
             return await loop.run_in_executor(None, self.extract, data, types)
-        try:
-            child = self._idle.get_nowait()
-        except queue.Empty:
-            return await loop.run_in_executor(None, self.extract, data, types)
-        if not child.ready:
-            self._idle.put(child)
-            return await loop.run_in_executor(None, self.extract, data, types)
+        child = self._idle.get_nowait()
+        if child is None:
+            try:
+                child = await self._idle.get_async()
+            except HandoffClosed:
+                raise DecoderCrashed("the decoder pool is closed") from None
+        if not child.ready:  # the executor's call returns the child even if this await is cancelled
+            return await loop.run_in_executor(None, self._extract_with, child, data, types)
         try:
             self._send(child, data, types)
             readable: asyncio.Future[None] = loop.create_future()
@@ -218,6 +221,7 @@ class DecoderPool:
             self._closed = True
             children = list(self._children)
             self._children.clear()
+        self._idle.close()
         for child in children:
             with contextlib.suppress(OSError):
                 child.connection.close()
@@ -256,8 +260,12 @@ class DecoderPool:
         while True:
             if self._closed:
                 raise DecoderCrashed("the decoder pool is closed")
-            with contextlib.suppress(queue.Empty):
-                return self._idle.get(timeout=0.5)
+            try:
+                child = self._idle.get(timeout=0.5)
+            except HandoffClosed:
+                raise DecoderCrashed("the decoder pool is closed") from None
+            if child is not None:
+                return child
 
     def _await_ready(self, child: _Child) -> None:
         if not child.connection.poll(self._timeouts.start_seconds):
