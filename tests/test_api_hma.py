@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from tests.api_support import ApiHarness, harness
 from tutela.demo.images import jpeg_bytes, picture
 from tutela.settings import Settings
+from tutela.signals.extract import Extraction
 
 JPEG = jpeg_bytes(picture(7, (320, 240)))
 OTHER_JPEG = jpeg_bytes(picture(8, (320, 240)))
@@ -121,6 +122,45 @@ def test_lookup_upload(api: ApiHarness) -> None:
     _assert_matches(found["pdq"], "KNOWN", content_id)
     other = api.client.post("/m/lookup", files={"photo": ("o.jpg", OTHER_JPEG)}, headers=api.headers())
     assert other.json() == {"pdq": {}, "md5": {}}
+
+
+def test_an_upload_lookup_computes_md5_only_while_a_bank_holds_one(
+    api: ApiHarness, media_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `types`, MD5 is not computed while no bank holds an MD5 entry: the answer is the same."""
+    c, h = api.client, api.headers()
+    assert c.post("/c/banks", json={"name": "PDQ_ONLY"}, headers=h).status_code == 201
+    pdq = c.post("/h/hash?types=pdq", files={"photo": ("p.jpg", JPEG)}, headers=h).json()["pdq"]
+    content_id = c.post("/c/bank/PDQ_ONLY/signal", json={"pdq": pdq}, headers=h).json()["id"]
+    pool = api.tutela.pipeline.decoders()
+    asked: list[list[str] | None] = []
+    extract_async = pool.extract_async
+
+    async def recorded(data: bytes, types: Collection[str] | None = None) -> Extraction:
+        asked.append(None if types is None else list(types))
+        return await extract_async(data, types)
+
+    monkeypatch.setattr(pool, "extract_async", recorded)
+    upload = {"photo": ("p.jpg", JPEG)}
+    found = c.post("/m/lookup", files=upload, headers=h).json()  # the pure-ASGI fast path
+    assert list(found) == ["pdq", "md5"]
+    _assert_matches(found["pdq"], "PDQ_ONLY", content_id)
+    assert found["md5"] == {}
+    by_url = c.get("/m/lookup", params={"url": media_url}, headers=h).json()  # the FastAPI route
+    assert by_url == found
+    undecodable = c.post("/m/lookup", files={"photo": ("x", b"not an image")}, headers=h)
+    assert undecodable.status_code == 200
+    assert undecodable.json() == {"md5": {}}  # as when MD5 was computed: PDQ failed, MD5 matched nothing
+    named = c.post("/m/lookup?types=pdq,md5", files=upload, headers=h).json()
+    assert named == found
+    assert asked == [["pdq"], ["pdq"], ["pdq"], ["pdq", "md5"]]
+
+    md5 = c.post("/h/hash?types=md5", files=upload, headers=h).json()["md5"]
+    md5_id = c.post("/c/bank/PDQ_ONLY/signal", json={"md5": md5}, headers=h).json()["id"]
+    asked.clear()
+    found = c.post("/m/lookup", files=upload, headers=h).json()
+    _assert_matches(found["md5"], "PDQ_ONLY", md5_id)
+    assert asked == [["pdq", "md5"]]
 
 
 def test_lookup_url(api: ApiHarness, media_url: str) -> None:

@@ -209,7 +209,7 @@ class Matcher:
         wanted = None if banks is None else set(banks)
         results: list[dict[tuple[str, int], Match]] = [{} for _ in values]
         for found, value in zip(results, values, strict=True):
-            exact_hits = self.exact.query(bytes.fromhex(value))
+            exact_hits = self.exact.query(signal_type, bytes.fromhex(value))
             for entry_id, bank_id in zip(
                 exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
             ):
@@ -267,7 +267,7 @@ class Matcher:
             for signal in query.signals:
                 if signal.type == PDQ.name:
                     continue
-                exact_hits = self.exact.query(bytes.fromhex(signal.value))
+                exact_hits = self.exact.query(signal.type, bytes.fromhex(signal.value))
                 for entry_id, bank_id in zip(
                     exact_hits.entry_ids.tolist(), exact_hits.bank_ids.tolist(), strict=True
                 ):
@@ -351,7 +351,7 @@ class Matcher:
                 np.frombuffer(bytes.fromhex("".join(r[3] for r in pdq_rows)), dtype=np.uint8).reshape(-1, 32),
                 np.array([self._is_low(r[4]) for r in pdq_rows], dtype=np.bool_),
             )
-        self.exact.add((r[0], r[1], bytes.fromhex(r[3])) for r in rows if r[2] != PDQ.name)
+        self.exact.add((r[0], r[1], r[2], bytes.fromhex(r[3])) for r in rows if r[2] != PDQ.name)
         for entry_id, _bank, signal_type, _value, _quality, enabled in rows:
             if not enabled:
                 index = self.pdq if signal_type == PDQ.name else self.exact

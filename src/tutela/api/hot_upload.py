@@ -36,7 +36,12 @@ from tutela.api.asgi_parts import (
     read_body,
     scope_principal,
 )
-from tutela.api.routes.hma_common import cut_single_file, extract_requested, lean_boundary
+from tutela.api.routes.hma_common import (
+    cut_single_file,
+    extract_requested,
+    lean_boundary,
+    unindexed_defaults,
+)
 from tutela.api.routes.hma_matching import match_extracted
 
 PATH = "/m/lookup"
@@ -102,5 +107,6 @@ class HotUpload:
             return None
         # Its HTTPException (content the decoder crashed or hung on) is answered as the route would: going
         # through to the route would decode it a second time.
-        extraction, signals = await extract_requested(tutela, data, None)
-        return to_json(await match_extracted(self.state.lookups, extraction, signals, banks))
+        skip = unindexed_defaults(tutela, None)
+        extraction, signals = await extract_requested(tutela, data, None, skip)
+        return to_json(await match_extracted(self.state.lookups, extraction, signals, banks, skip))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
@@ -21,6 +22,7 @@ from tutela.api.routes.hma_common import (
     extract_requested,
     fetch_content,
     hex_signals,
+    unindexed_defaults,
     upload_bytes,
 )
 from tutela.app import Tutela
@@ -156,20 +158,27 @@ def bank_names(banks: str | None) -> list[str] | None:
 async def _lookup_content(
     request: Request, app: Tutela, data: bytes, types: str | None, banks: str | None
 ) -> dict[str, MatchesByBank]:
-    extraction, signals = await extract_requested(app, data, types)
-    return await match_extracted(request.app.state.lookups, extraction, signals, banks)
+    skip = unindexed_defaults(app, types)
+    extraction, signals = await extract_requested(app, data, types, skip)
+    return await match_extracted(request.app.state.lookups, extraction, signals, banks, skip)
 
 
 async def match_extracted(
-    batcher: LookupBatcher, extraction: Extraction, signals: list[Signal], banks: str | None
+    batcher: LookupBatcher,
+    extraction: Extraction,
+    signals: list[Signal],
+    banks: str | None,
+    unindexed: Sequence[str] = (),
 ) -> dict[str, MatchesByBank]:
     """The upload lookup's answer: matches of the requested `signals` of `extraction` by signal type, then
-    bank, from the next batched scan. Shared with the upload fast path (`tutela.api.hot_upload`)."""
+    bank, from the next batched scan, and no matches for the `unindexed` types, which were not computed.
+    Shared with the upload fast path (`tutela.api.hot_upload`)."""
     query = Extraction(
         signals=tuple(signals), pdq=extraction.pdq if any(s.type == PDQ.name for s in signals) else None
     )
     matches = await batcher.match(query, bank_names(banks))
-    return {s.type: by_bank([m for m in matches if m.signal_type == s.type]) for s in signals}
+    found = {s.type: by_bank([m for m in matches if m.signal_type == s.type]) for s in signals}
+    return found | {name: {} for name in unindexed}
 
 
 async def match_hash(
