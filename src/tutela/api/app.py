@@ -25,8 +25,10 @@ from tutela.api.hot_upload import HotUpload
 from tutela.api.lookup_batch import LookupBatcher
 from tutela.api.request_metrics import RequestMetrics
 from tutela.api.routes import banks, hma_curation, hma_matching, items, ops, services
+from tutela.api.routes.items import SUBMIT_THREADS
 from tutela.app import Tutela
 from tutela.ops.gil import apply_switch_interval
+from tutela.ops.thread_lane import ThreadLane
 from tutela.settings import get_settings
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -70,6 +72,7 @@ def create_app(
             yield
         finally:
             app.state.lookups.close()
+            app.state.submissions.close()
             if background:
                 tutela.stop_background()
 
@@ -81,6 +84,7 @@ def create_app(
     )
     app.state.tutela = tutela
     app.state.lookups = LookupBatcher(tutela.matcher)
+    app.state.submissions = ThreadLane(SUBMIT_THREADS, "tutela-submit")
     app.state.open_networks = [
         ipaddress.ip_network(network, strict=False) for network in tutela.settings.hma_open_networks
     ]

@@ -78,8 +78,9 @@ class HotItems:
         item, content = parsed
         scope["route"] = self.route
         try:
+            state = self.state
             response: Response = await accept(
-                self.state.tutela, principal, item, content, wait=wait, timeout=timeout
+                state.tutela, state.submissions, principal, item, content, wait=wait, timeout=timeout
             )
         except Exception as exc:
             handler = self._handler(exc)

@@ -23,6 +23,7 @@ from tutela.effects.models import OutboxEvent, WebhookDelivery
 from tutela.errors import MediaTooLarge, UnsupportedMedia
 from tutela.media import MediaFormat, sniff
 from tutela.net.fetch import fetch_with_settings
+from tutela.ops.thread_lane import ThreadLane
 from tutela.pipeline.context import ItemContext, Lane, Surface
 from tutela.pipeline.errors import InvalidSubmission
 from tutela.pipeline.models import Evaluation, Item
@@ -37,6 +38,9 @@ MAX_FORM_FIELDS = 20
 MAX_ITEM_SIGNALS = 64
 """Precomputed signals per item: each is looked up in the index, so a body of thousands (the 1 MiB JSON cap
 allows ~10,000) would buy seconds of matching CPU with one request. One piece of content has a handful."""
+SUBMIT_THREADS = 40
+"""Threads of the app's submission lane (`accept`): as many submissions as that run at once, the rest wait
+their turn. 40 is anyio's default thread limit, which bounded them when they ran in its thread pool."""
 
 
 class SignalIn(BaseModel):
@@ -186,11 +190,13 @@ async def submit_item(
 ) -> JSONResponse:
     """Accept an item (stored before the answer); 202 with its evaluation, or 200 with the verdict."""
     body, content = await _parse(request, app.settings.max_media_bytes)
-    return await accept(app, principal, body, content, wait=wait, timeout=timeout)
+    lane = request.app.state.submissions
+    return await accept(app, lane, principal, body, content, wait=wait, timeout=timeout)
 
 
 async def accept(
     app: Tutela,
+    lane: ThreadLane,
     principal: Principal,
     body: ItemIn,
     content: bytes | None,
@@ -199,7 +205,8 @@ async def accept(
     timeout: float | None,
 ) -> JSONResponse:
     """Submit a parsed item and build the answer; the route and its fast path (`tutela.api.hot_items`) share
-    it, so both answer alike. Raises HTTPException and TutelaError for the app's handlers."""
+    it, so both answer alike. The submission, which blocks, runs on one of `lane`'s threads (the app's
+    `SUBMIT_THREADS`). Raises HTTPException and TutelaError for the app's handlers."""
     service_id = _service_id(app, principal, body.service)
     sources = sum(x is not None for x in (content, body.url, body.signals))
     if sources != 1:
@@ -228,11 +235,11 @@ async def accept(
     }
     if wait:
         deadline = min(timeout or app.settings.wait_max_seconds, app.settings.wait_max_seconds)
-        submission, evaluation = await run_in_threadpool(
+        submission, evaluation = await lane.run(
             partial(app.pipeline.submit_and_wait, timeout=deadline, **fields)
         )
     else:
-        submission = await run_in_threadpool(partial(app.pipeline.submit, **fields))
+        submission = await lane.run(partial(app.pipeline.submit, **fields))
         evaluation = submission.evaluation
     payload = {
         "item": item_json(submission.item),
