@@ -106,3 +106,22 @@ def test_closed_lanes_refuse_calls_and_stop_their_threads() -> None:
         asyncio.run(lane.run(int, "7"))
     with pytest.raises(ValueError, match="at least 1"):
         ThreadLane(0, "none")
+
+
+def test_close_does_not_wait_past_its_timeout_for_busy_threads() -> None:
+    lane = ThreadLane(2, "test-busy-lane")
+    release = threading.Event()
+
+    async def start_two() -> None:
+        busy = [asyncio.ensure_future(lane.run(release.wait, 10)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        assert not any(task.done() for task in busy)
+
+    asyncio.run(start_two())
+    threads = [t for t in threading.enumerate() if t.name.startswith("test-busy-lane-")]
+    lane.close(timeout=0.05)
+    assert all(t.is_alive() for t in threads)  # returned with both still in their calls
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert not any(t.is_alive() for t in threads)

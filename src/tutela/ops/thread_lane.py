@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -49,15 +50,17 @@ class ThreadLane:
         return await future
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the threads once the calls already queued have run (each waits up to `timeout` s)."""
+        """Stop the threads once the calls already queued have run, waiting up to `timeout` seconds in all
+        (daemon threads still busy after that end with the process)."""
         with self._lock:
             self._closed = True
             threads, self._threads = self._threads, []
         for _ in threads:
             self._calls.put(None)
+        deadline = time.monotonic() + timeout
         for thread in threads:
             if thread is not threading.current_thread():
-                thread.join(timeout)
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _start(self) -> None:
         with self._lock:
