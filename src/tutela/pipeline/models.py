@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.db.base import Base
@@ -75,7 +75,17 @@ class Evaluation(Base):
     """
 
     __tablename__ = "evaluations"
-    __table_args__ = (UniqueConstraint("item_id", "digest"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "digest"),
+        # The retention sweep's look for kept content whose time is up; partial, so the many evaluations
+        # that keep nothing cost it nothing.
+        Index(
+            "ix_evaluations_spool_expires_at",
+            "spool_expires_at",
+            sqlite_where=text("spool_name IS NOT NULL"),
+            postgresql_where=text("spool_name IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)

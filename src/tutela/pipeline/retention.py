@@ -38,18 +38,22 @@ def sweep_spool(database: Database, spool: Spool, *, orphan_grace_seconds: float
     """Delete expired and orphaned spool files; safe to run from several processes at once."""
     now = utc_now()
     expired = 0
+    due = (Evaluation.spool_name.is_not(None), Evaluation.spool_expires_at < now)
     while True:
+        # Looked for without the write lock, which every writer of every process waits for; only the rows
+        # found are taken again under it, by key (another process may have swept them meanwhile).
+        with database.read() as session:
+            due_ids = list(session.scalars(select(Evaluation.id).where(*due).limit(_BATCH)))
+        if not due_ids:
+            break
         with database.write() as session:
             rows = session.execute(
-                select(Evaluation.id, Evaluation.spool_name)
-                .where(Evaluation.spool_name.is_not(None), Evaluation.spool_expires_at < now)
-                .limit(_BATCH)
+                select(Evaluation.id, Evaluation.spool_name).where(Evaluation.id.in_(due_ids), *due)
             ).all()
-            if not rows:
-                break
-            session.execute(
-                update(Evaluation).where(Evaluation.id.in_([r.id for r in rows])).values(spool_name=None)
-            )
+            if rows:
+                session.execute(
+                    update(Evaluation).where(Evaluation.id.in_([r.id for r in rows])).values(spool_name=None)
+                )
         for row in rows:
             spool.delete(row.spool_name)
         expired += len(rows)
