@@ -11,12 +11,16 @@ import pytest
 from sqlalchemy import text
 
 from tests.db_support import table_database
-from tests.pipeline_support import harness, pipeline_settings
+from tests.pipeline_support import PUBLIC, harness, image, pdq_of, pipeline_settings
 from tutela.app import Tutela
+from tutela.banks.changes import CURRENT_SEQ
 from tutela.db import Database, create_engine
 from tutela.db.change_probe import ChangeProbe
+from tutela.db.driver import DriverQuery
+from tutela.pipeline.context import Lane
 from tutela.pipeline.decoder_pool import DecoderPool
-from tutela.pipeline.queue import JobQueue
+from tutela.pipeline.queue import JobQueue, QueueLimits
+from tutela.pipeline.submit import submit
 from tutela.pipeline.worker import Worker
 from tutela.settings import Settings
 
@@ -68,9 +72,9 @@ def test_the_index_sync_loop_runs_no_query_while_nothing_is_committed(
         syncs: list[float] = []
         real_sync = app.matcher.sync
 
-        def counted() -> int:
+        def counted(**kwargs: ChangeProbe | None) -> int:
             syncs.append(time.monotonic())
-            return real_sync()
+            return real_sync(**kwargs)
 
         monkeypatch.setattr(app.matcher, "sync", counted)
         app.sync_index()
@@ -96,9 +100,9 @@ def test_an_idle_worker_looks_for_jobs_only_after_a_commit(
         looks: list[bool] = []
         real = JobQueue.has_work
 
-        def counted(queue: JobQueue, *args: object) -> bool:
+        def counted(queue: JobQueue, *args: object, **kwargs: object) -> bool:
             looks.append(True)
-            return real(queue, *args)  # type: ignore[arg-type]
+            return real(queue, *args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(JobQueue, "has_work", counted)
         worker = Worker(h.app, cast(DecoderPool, None), h.app.policies)  # no job: no decoder needed
@@ -110,3 +114,29 @@ def test_an_idle_worker_looks_for_jobs_only_after_a_commit(
         other.close()
         assert worker.step() == 0
         assert len(looks) == 2
+
+
+def test_pollers_read_on_the_probe_s_own_connection(tmp_path: Path) -> None:
+    """The job look and the index's sequence look answer through a probe as they do without one."""
+    settings = pipeline_settings(tmp_path)
+    with harness(settings) as h:
+        app = h.app
+        probe = app.database.change_probe()
+        queue = JobQueue(app.database, QueueLimits.from_settings(app.settings))
+        assert queue.has_work(via=probe) is queue.has_work() is False
+        submit(app, service_id=h.service_id, content_id="c", context=PUBLIC, signals=[pdq_of(image(1))])
+        assert queue.has_work(via=probe) is queue.has_work() is True
+        backfill = (Lane.BACKFILL,)
+        assert queue.has_work(backfill, via=probe) is queue.has_work(backfill) is False
+        other = Tutela.open(settings)  # another process's bank change
+        try:
+            other.banks.add_entry("csam-hashes", pdq_of(image(2)))
+        finally:
+            other.close()
+        before = app.matcher.seq
+        assert app.matcher.sync(via=probe) == 1
+        assert app.matcher.seq > before
+        assert len(app.matcher.pdq) == 1
+        assert app.matcher.sync(via=probe) == 0
+    no_file = ChangeProbe(None, max_quiet_seconds=1)
+    assert no_file.rows(DriverQuery(CURRENT_SEQ), {}) is None  # no connection of its own

@@ -121,3 +121,23 @@ def test_a_driver_query_returns_the_rows_sqlalchemy_returns(settings: Settings) 
             assert by_service.rows(connection, values) == expected
         assert len(by_service.rows(connection, {"service_id": service.id, "before": NOW + timedelta(1)})) == 3
     app.close()
+
+
+def test_a_driver_query_may_carry_constants_and_run_on_a_bare_connection(settings: Settings) -> None:
+    app = Tutela.open(settings)
+    service = app.services.create("s")
+    chosen = DriverQuery(  # `Item.id > 0` and the two bound names carry their own values
+        select(Item.content_id)
+        .where(Item.content_id.in_([bindparam("a", "c0"), bindparam("b", "c2")]), Item.id > 0)
+        .order_by(Item.content_id)
+    )
+    with app.database.write_connection() as connection:
+        for n in range(3):
+            item = _rows(0, 0)[0][1] | {"service_id": service.id, "content_id": f"c{n}"}
+            DriverInsert(Item)(connection, item | {"created_at": NOW})
+    with app.database.connect() as connection:
+        assert chosen.rows(connection, {}) == [("c0",), ("c2",)]
+        assert chosen.rows(connection, {"b": "c1"}) == [("c0",), ("c1",)]  # a given value wins
+        bare = connection.connection.driver_connection
+        assert chosen.rows_on(bare, connection.dialect, {}) == [("c0",), ("c2",)]
+    app.close()

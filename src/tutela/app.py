@@ -75,7 +75,7 @@ class Tutela:
         started = time.monotonic()
         if self._index_probe.changed():
             try:
-                self.matcher.sync()
+                self.matcher.sync(via=self._index_probe)
             except Exception:
                 self._index_probe.invalidate()
                 raise

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
@@ -23,12 +24,16 @@ from sqlalchemy.orm import Session
 
 from tutela.banks.changes import CURRENT_SEQ, changes_since, current_seq, feed_gap, oldest_seq
 from tutela.banks.models import Bank, BankEntry, ChangeOp
+from tutela.db.driver import DriverQuery
 from tutela.db.session import Database
 from tutela.matching import ExactIndex, PdqIndex
 from tutela.matching.pdq_index import TABLE_MIN_ROWS
 from tutela.matching.warmup import warm_up_matching
 from tutela.signals.extract import Extraction
 from tutela.signals.pdq.signal import PDQ
+
+if TYPE_CHECKING:
+    from tutela.db.change_probe import ChangeProbe
 
 DIHEDRAL_NAMES = (
     "original",
@@ -41,6 +46,7 @@ DIHEDRAL_NAMES = (
     "anti_transpose",
 )
 _LOAD_BATCH = 50_000
+_CURRENT_SEQ = DriverQuery(CURRENT_SEQ)
 
 logger = logging.getLogger(__name__)
 
@@ -139,16 +145,20 @@ class Matcher:
         self._max_entry_id, self._seq, self._synced_at = fresh._max_entry_id, fresh._seq, fresh._synced_at
         self._reloads += 1
 
-    def sync(self) -> int:
+    def sync(self, *, via: ChangeProbe | None = None) -> int:
         """Apply the changes committed since the last sync; returns how many were applied (after a full
         reload, how many of them were still in the log).
 
         Every lease and every `index_sync_seconds` calls this, so the usual answer, nothing new, comes
-        from one prebuilt statement on a bare connection before any ORM session is opened."""
+        from one prebuilt statement before any ORM session is opened: on the polling loop's own connection
+        when `via` has one (`ChangeProbe.rows`), else on a bare pooled connection."""
         with self._sync_lock:
             started = time.monotonic()
-            with self._database.connect() as connection:
-                newest = connection.execute(CURRENT_SEQ).scalar_one()
+            rows = None if via is None else via.rows(_CURRENT_SEQ, {})
+            if rows is None:
+                with self._database.connect() as connection:
+                    rows = _CURRENT_SEQ.rows(connection, {})
+            newest = rows[0][0]
             if newest == self._seq:
                 self._synced_at = started  # caught up with what was committed when the read began
                 return 0

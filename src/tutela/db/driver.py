@@ -43,17 +43,28 @@ class _Compiled:
         self.processors: tuple[Processor, ...] = tuple(
             binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
         )
+        self.literals = {
+            name: binds[name].effective_value
+            for name in self.names
+            if not binds[name].required and binds[name].callable is None
+        }
+        """Values the statement carries itself (a comparison with a constant); `values` may override them."""
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        given = {**self.literals, **values} if self.literals else values
         converted = [
             value if process is None else process(value)
-            for value, process in zip((values[name] for name in self.names), self.processors, strict=True)
+            for value, process in zip((given[name] for name in self.names), self.processors, strict=True)
         ]
         return tuple(converted) if self.positional else dict(zip(self.names, converted, strict=True))
 
     def run(self, connection: Connection, values: Mapping[str, Any]) -> Any:
         """A cursor that ran the statement with `values`; the caller reads and closes it."""
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return self.run_on(connection.connection.driver_connection, values)
+
+    def run_on(self, driver_connection: Any, values: Mapping[str, Any]) -> Any:
+        """`run` on a DB-API connection of the dialect this was compiled for."""
+        cursor = driver_connection.cursor()
         try:
             cursor.execute(self.sql, self.parameters(values))
         except BaseException:
@@ -121,11 +132,16 @@ class DriverQuery:
 
     def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row, as the driver returns it, in `connection`'s transaction."""
-        dialect = connection.dialect
+        return self.rows_on(connection.connection.driver_connection, connection.dialect, values)
+
+    def rows_on(
+        self, driver_connection: Any, dialect: Dialect, values: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """`rows` on a bare DB-API connection of `dialect` (a poller's own, `ChangeProbe.rows`)."""
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
-        cursor = compiled.run(connection, values)
+        cursor = compiled.run_on(driver_connection, values)
         try:
             return [tuple(row) for row in cursor.fetchall()]
         finally:

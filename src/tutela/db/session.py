@@ -81,7 +81,9 @@ class Database:
     def change_probe(self, max_quiet_seconds: float = QUIET_RECHECK_SECONDS) -> ChangeProbe:
         """A probe for one polling loop (`tutela.db.change_probe`): no real look when nothing changed."""
         database = _sqlite_file(self.engine)
-        return ChangeProbe(None if database is None else Path(database), max_quiet_seconds)
+        return ChangeProbe(
+            None if database is None else Path(database), max_quiet_seconds, self.engine.dialect
+        )
 
     def sync_mark(self) -> int | None:
         """Right after a commit made with `sync=False`: what `synced` needs (None when nothing is synced)."""

@@ -20,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from tutela.db.driver import DriverInsert
+from tutela.db.driver import DriverInsert, DriverQuery
 from tutela.db.session import Database
 from tutela.db.types import utc_now
 from tutela.effects.outbox import enqueue
@@ -32,6 +34,9 @@ from tutela.pipeline.context import Lane
 from tutela.pipeline.errors import LeaseLost
 from tutela.pipeline.models import Evaluation, EvaluationStatus, Item, Job, JobState
 from tutela.settings import Settings
+
+if TYPE_CHECKING:
+    from tutela.db.change_probe import ChangeProbe
 
 _OPEN = (JobState.READY.value, JobState.LEASED.value)
 FAILED_EVENT = "item.failed"
@@ -50,17 +55,24 @@ _ACK = (
     )
 )
 _INSERT_JOB = DriverInsert(Job)
-_HAS_WORK = select(
-    exists().where(
-        or_(
-            (Job.state == JobState.READY.value)
-            & (Job.available_at <= bindparam("now"))
-            & Job.lane.in_(bindparam("lanes", expanding=True)),
-            (Job.state == JobState.LEASED.value) & (Job.lease_expires_at < bindparam("now")),
+
+
+@cache
+def _has_work_query(lanes: tuple[str, ...]) -> DriverQuery:
+    """`has_work`'s statement for one set of lanes, built once: the lanes are constants of the statement
+    (not an expanding list), so it runs on a driver cursor (`tutela.db.driver`)."""
+    return DriverQuery(
+        select(
+            exists().where(
+                or_(
+                    (Job.state == JobState.READY.value)
+                    & (Job.available_at <= bindparam("now"))
+                    & Job.lane.in_([bindparam(f"lane_{i}", lane) for i, lane in enumerate(lanes)]),
+                    (Job.state == JobState.LEASED.value) & (Job.lease_expires_at < bindparam("now")),
+                )
+            )
         )
     )
-)
-"""Built once (see tutela.pipeline.results)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +148,16 @@ class JobQueue:
         """Counts jobs ready or leased (what `queue_max_pending` limits)."""
         return select(func.count()).select_from(Job).where(Job.state.in_(_OPEN))
 
-    def has_work(self, lanes: Collection[Lane] = tuple(Lane)) -> bool:
-        """A cheap read-only look, so an idle worker does not take the write lock to find nothing."""
-        with self.database.connect() as connection:
-            found = connection.execute(
-                _HAS_WORK, {"now": utc_now(), "lanes": [lane.value for lane in lanes]}
-            ).scalar()
-        return bool(found)
+    def has_work(self, lanes: Collection[Lane] = tuple(Lane), *, via: ChangeProbe | None = None) -> bool:
+        """A cheap read-only look, so an idle worker does not take the write lock to find nothing; on the
+        poller's own connection when `via` has one (`ChangeProbe.rows`)."""
+        query = _has_work_query(tuple(sorted(lane.value for lane in lanes)))
+        values = {"now": utc_now()}
+        rows = None if via is None else via.rows(query, values)
+        if rows is None:
+            with self.database.connect() as connection:
+                rows = query.rows(connection, values)
+        return bool(rows[0][0])
 
     def lease(self, owner: str, n: int, lanes: Collection[Lane] = tuple(Lane)) -> list[LeasedJob]:
         """Lease up to `n` ready jobs of `lanes`, highest priority first, after reclaiming expired leases."""

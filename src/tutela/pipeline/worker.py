@@ -117,7 +117,8 @@ class Worker:
         keeps idle workers off the write lock is skipped."""
         now = time.monotonic()
         if now - self.app.matcher.synced_at >= self.app.settings.index_sync_seconds:
-            self.app.matcher.sync()  # skipped when another loop of this process (serve's index sync) just did
+            # skipped when another loop of this process (serve's index sync) just did
+            self.app.matcher.sync(via=self._probe)
         if now - self._last_sweep >= SWEEP_INTERVAL_SECONDS:
             self._last_sweep = now
             sweep_spool(
@@ -138,7 +139,7 @@ class Worker:
 
     def _has_work(self) -> bool:
         try:
-            return self.queue.has_work(self.lanes)
+            return self.queue.has_work(self.lanes, via=self._probe)
         except Exception:
             self._probe.invalidate()  # look again next round, whatever the probe says
             raise
