@@ -29,6 +29,7 @@ from tutela.db.session import Database
 from tutela.matching import ExactIndex, PdqIndex
 from tutela.matching.pdq_index import TABLE_MIN_ROWS
 from tutela.matching.warmup import warm_up_matching
+from tutela.ops.collector import collector_paused
 from tutela.signals.extract import Extraction
 from tutela.signals.pdq.signal import PDQ
 
@@ -119,10 +120,11 @@ class Matcher:
             self._load_all(session)
 
     def _load_all(self, session: Session) -> None:
-        self._seq = current_seq(session)
-        for bank in session.scalars(select(Bank)):
-            self._apply_bank(bank)
-        self._load_entries_after(session, 0)
+        with collector_paused():  # see tutela.ops.collector
+            self._seq = current_seq(session)
+            for bank in session.scalars(select(Bank)):
+                self._apply_bank(bank)
+            self._load_entries_after(session, 0)
         self._synced_at = time.monotonic()
 
     def _reload(self, session: Session) -> None:
