@@ -1,7 +1,7 @@
 """HTTP API under open-loop load: the highest rate each request kind sustains, and its latency at half of it.
 
 Run: .venv/bin/python bench/http.py [--quick] [--sizes 100000,1000000] [--kinds a,b,c] [--workers N]
-     [--access-log]
+     [--access-log] [--fixed RATE]
 
 For each bank size it makes a temporary data directory, imports a bank of N random PDQ hashes through the
 bank import path, creates keys with `tutela key create`, starts `tutela serve [--workers N]` on 127.0.0.1 as a
@@ -20,6 +20,11 @@ omission). The rate grows by --factor per step until a step fails (any error, dr
 run at half that rate gives p50/p99. Server and generator share the machine's cores; the CPU seconds each
 used per step are reported so the bottleneck is visible. All traffic goes to 127.0.0.1, bounded in count
 and time.
+
+--fixed RATE replaces the search: one run at RATE for --hold-seconds per kind and size (after a warm-up at a
+quarter of it), with the server's CPU per request split by thread (`/proc`, the kernel's thread names, which
+Tutela sets to its Python ones): each server process's event loop, its named threads, and its child
+(decoder) processes. Alternating such runs of two trees (PYTHONPATH) is how a change's cost is compared.
 """
 
 # ruff: noqa: E402
@@ -38,6 +43,7 @@ import collections
 import gc
 import json
 import multiprocessing
+import re
 import socket
 import subprocess
 import tempfile
@@ -347,6 +353,32 @@ def _tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def _thread_cpu_seconds(root: int, workers: int) -> dict[str, float]:
+    """CPU seconds of the server tree by thread group: "event loop" (each server process's main thread),
+    the kernel names of its other threads (a trailing counter dropped), and "child processes" (decoders)."""
+    parents, cpu = _proc_stats()
+    servers = [pid for pid, parent in parents.items() if parent == root] if workers > 1 else [root]
+    ticks = os.sysconf("SC_CLK_TCK")
+    groups: collections.defaultdict[str, float] = collections.defaultdict(float)
+    for server in servers:
+        try:
+            tasks = list(Path(f"/proc/{server}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                name = (task / "comm").read_text().strip()
+            except OSError:
+                continue
+            group = "event loop" if task.name == str(server) else re.sub(r"[-_]?[0-9]+$", "", name)
+            groups[group] += (int(fields[11]) + int(fields[12])) / ticks
+        for child in _tree_pids(server)[1:]:
+            groups["child processes"] += cpu.get(child, 0.0)
+    groups["supervisor"] += cpu.get(root, 0.0) if workers > 1 else 0.0
+    return dict(groups)
+
+
 def _busy_cpu_seconds() -> float:
     """CPU seconds all cores have spent busy since boot (/proc/stat), to see what else ran during a step."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -395,6 +427,7 @@ class Server:
             "TUTELA_ACCESS_LOG": "true" if access_log else "false",
         }
         self.port = _free_port()
+        self.workers = workers
         self.log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed in stop)
         cmd = [str(VENV_BIN / "tutela"), "serve", "--host", HOST, "--port", str(self.port)]
         cmd += ["--workers", str(workers)]
@@ -455,6 +488,20 @@ class Runner:
             flush=True,
         )
         time.sleep(self.args.pause)
+        return step
+
+    def fixed(self, kind: str, rate: float) -> Step:
+        """One run at `rate` after a warm-up; prints the server's CPU per request by thread group."""
+        self.step(kind, rate / 4, 3.0)
+        root, workers = self.server.proc.pid, self.server.workers
+        before = _thread_cpu_seconds(root, workers)
+        step = self.step(kind, rate, self.args.hold_seconds)
+        after = _thread_cpu_seconds(root, workers)
+        served = max(step.ok, 1)
+        spent = {group: after[group] - before.get(group, 0.0) for group in after}
+        for group, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+            if seconds > 0:
+                print(f"      {group:24s} {seconds * 1000 / served:7.3f} ms/request", file=sys.stderr)
         return step
 
     def sustained(self, kind: str) -> tuple[Step | None, list[Step]]:
@@ -549,7 +596,9 @@ def run_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
             for kind in args.kinds:
                 row: dict[str, Any] = {"kind": kind, "size": size, "jpeg_kb": jpeg_kb}
                 row["unavailable"] = probe(server.port, kind, setup, bench_jpegs(1)[0])
-                if row["unavailable"] is None:
+                if row["unavailable"] is None and args.fixed is not None:
+                    row["fixed"] = asdict(runner.fixed(kind, args.fixed))
+                elif row["unavailable"] is None:
                     good, steps = runner.sustained(kind)
                     row["steps"] = [asdict(s) for s in steps]
                     row["sustained"] = None if good is None else asdict(good)
@@ -621,6 +670,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="`tutela serve --workers N`.")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="Also write every step as JSON here.")
+    parser.add_argument(
+        "--fixed", type=float, metavar="RATE", help="One run at RATE per kind, CPU split by thread."
+    )
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.step_seconds, args.hold_seconds, args.max_steps, args.refine = (
@@ -642,7 +694,8 @@ def main() -> None:
         f"\n{os.cpu_count()} CPUs shared by server and load generator; server: "
         f"tutela serve --workers {args.workers}{', access log on' if args.access_log else ''}"
     )
-    print(_summary(rows))
+    if args.fixed is None:
+        print(_summary(rows))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from tutela.effects.signing import (
 from tutela.net.errors import NetError
 from tutela.net.guard import Resolver
 from tutela.net.transport import GuardedTransport
+from tutela.ops.thread_names import name_this_thread
 from tutela.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,9 @@ class WebhookDeliverer:
             trust_env=False,
         )
         self._concurrency = settings.webhook_concurrency
-        self._pool = ThreadPoolExecutor(settings.webhook_concurrency, thread_name_prefix="webhook-send")
+        self._pool = ThreadPoolExecutor(
+            settings.webhook_concurrency, thread_name_prefix="webhook-send", initializer=name_this_thread
+        )
 
     def close(self) -> None:
         """Wait for sends in flight (each ends within webhook_timeout_seconds), then release the client."""

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from tutela.matching import chunk_tables as ct
 from tutela.matching import kernels as k
 from tutela.matching.segments import Segment, SegmentStore
+from tutela.ops.thread_names import name_this_thread
 
 MAX_BANKS = 1 << 16  # bank slots are uint16
 MAX_THRESHOLD = 256
@@ -270,7 +271,9 @@ class PdqIndex:
         if len(workers) == 1:
             return _split(run(workers[0]), n, bank_ids)
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="tutela-pdq")
+            self._pool = ThreadPoolExecutor(
+                self.threads - 1, thread_name_prefix="tutela-pdq", initializer=name_this_thread
+            )
         others = [self._pool.submit(run, tasks) for tasks in workers[1:]]
         found = run(workers[0])
         for fut in others:

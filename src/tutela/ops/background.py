@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tutela.ops.thread_names import name_this_thread
+
 logger = logging.getLogger(__name__)
 
 
@@ -75,6 +77,7 @@ class Background:
         self._on_stop.clear()
 
     def _run(self, loop: _Loop) -> None:
+        name_this_thread()
         if loop.interval <= 0:
             loop.run()
             return

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tutela.ops.thread_names import name_this_thread
+
 T = TypeVar("T")
 
 _Call = tuple[Callable[..., Any], tuple[Any, ...], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
@@ -76,6 +78,7 @@ class ThreadLane:
                 thread.start()
 
     def _serve(self) -> None:
+        name_this_thread()
         while (call := self._calls.get()) is not None:
             fn, args, loop, future = call
             try:

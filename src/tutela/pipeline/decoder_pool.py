@@ -35,6 +35,7 @@ from tutela.media.decoder_child import (
     child_main,
     prepare_child_environment,
 )
+from tutela.ops.thread_names import name_this_thread
 from tutela.pipeline.errors import DecoderCrashed, DecoderError, DecoderTimedOut
 from tutela.pipeline.handoff import Handoff, HandoffClosed
 from tutela.settings import Settings
@@ -101,7 +102,9 @@ class DecoderPool:
         self._idle: Handoff[_Child] = Handoff()
         self._closed = False
         # One thread starts every child and stays until close (an executor's thread never ends when idle).
-        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="tutela-decoder-spawner")
+        self._spawner = ThreadPoolExecutor(
+            1, thread_name_prefix="tutela-decoder-spawner", initializer=name_this_thread
+        )
         self.replaced = 0
         """How many children were killed and replaced (crash, hang); for metrics and tests."""
         for _ in range(size):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from tutela.matcher import Match
+from tutela.ops.thread_names import name_this_thread
 from tutela.pipeline.context import Lane
 from tutela.pipeline.decoder_pool import DecoderPool
 from tutela.pipeline.errors import DecoderError, LeaseLost, SpoolError
@@ -95,6 +96,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; an unexpected error is logged and the loop goes on."""
+        name_this_thread()
         settings = self.app.settings
         idle_wait = min(settings.worker_poll_seconds, settings.index_sync_seconds)
         notified = False
@@ -241,7 +243,9 @@ class Worker:
         spooled = [c for c in contexts if c.spool_name is not None]
         if len(spooled) > 1 and self.pool.size > 1:
             with ThreadPoolExecutor(
-                min(self.pool.size, len(spooled)), thread_name_prefix="tutela-extract"
+                min(self.pool.size, len(spooled)),
+                thread_name_prefix="tutela-extract",
+                initializer=name_this_thread,
             ) as ex:
                 return list(ex.map(self._extract, contexts))
         return [self._extract(c) for c in contexts]
