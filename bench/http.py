@@ -332,8 +332,8 @@ def _proc_stats() -> tuple[dict[int, int], dict[int, float]]:
     return parents, cpu
 
 
-def _tree_pids(pid: int) -> list[int]:
-    parents, _ = _proc_stats()
+def _subtree(parents: dict[int, int], pid: int) -> list[int]:
+    """`pid` and its descendants, from one `_proc_stats()` reading."""
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
@@ -342,15 +342,15 @@ def _tree_pids(pid: int) -> list[int]:
     return found
 
 
+def _tree_pids(pid: int) -> list[int]:
+    parents, _ = _proc_stats()
+    return _subtree(parents, pid)
+
+
 def _tree_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) of `pid` and its live descendants."""
     parents, cpu = _proc_stats()
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += cpu.get(current, 0.0)
-        todo += [child for child, parent in parents.items() if parent == current]
-    return total
+    return sum(cpu.get(current, 0.0) for current in _subtree(parents, pid))
 
 
 def _thread_cpu_seconds(root: int, workers: int) -> dict[str, float]:
@@ -373,7 +373,7 @@ def _thread_cpu_seconds(root: int, workers: int) -> dict[str, float]:
                 continue
             group = "event loop" if task.name == str(server) else re.sub(r"[-_]?[0-9]+$", "", name)
             groups[group] += (int(fields[11]) + int(fields[12])) / ticks
-        for child in _tree_pids(server)[1:]:
+        for child in _subtree(parents, server)[1:]:
             groups["child processes"] += cpu.get(child, 0.0)
     groups["supervisor"] += cpu.get(root, 0.0) if workers > 1 else 0.0
     return dict(groups)
